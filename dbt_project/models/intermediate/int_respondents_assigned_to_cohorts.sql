@@ -1,0 +1,27 @@
+-- One row per respondent (bucket = respondent) with the cohort of spec §7 and the specialty group.
+with respondents as (
+    select * from {{ ref('stg_ssm__responses') }}
+    where bucket = 'respondent'
+),
+
+specialties as (
+    select * from {{ ref('specialties') }}
+),
+
+assigned as (
+    select
+        respondents.*,
+        specialties.specialty_group,
+        case
+            when respondents.mentor_formal = 'yes' then 'mentor'
+            when respondents.mentor_formal = 'no' and respondents.mentor_informal = 'no' then 'non_mentor'
+            when respondents.mentor_formal = 'no' and respondents.mentor_informal = 'yes' then 'informal'
+            -- formal = no with the informal question unanswered cannot be told apart: excluded, counted
+            else 'unclassified'
+        end as cohort
+    from respondents
+    left join specialties
+        on respondents.specialty_code = specialties.specialty_code
+)
+
+select * from assigned

@@ -1,0 +1,31 @@
+-- One row per respondent of the non_mentor cohort (spec §7), with harmonised answers. No free text.
+with respondents as (
+    select * from {{ ref('int_respondents_assigned_to_cohorts') }}
+    where cohort = 'non_mentor'
+),
+
+final as (
+    select
+        respondent_key,
+        survey_year,
+        gender,
+        age,
+        specialty_code as specialty,
+        specialty_group,
+        had_student_mentor,
+        value_distinct,
+        value_mentee,
+        value_mentor,
+        mentor_again,
+        mentor_worthwhile,
+        mentees_count,
+        nonpart_reason_1,
+        nonpart_reason_2,
+        nonpart_reason_3,
+        nonpart_reason_4,
+        nonpart_reason_5,
+        nonpart_reason_6
+    from respondents
+)
+
+select * from final

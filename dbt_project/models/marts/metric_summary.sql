@@ -1,0 +1,54 @@
+-- One row per survey year, metric and cohort (all, mentor, non_mentor): share answering yes/agree with
+-- its Wilson interval. Denominator = cohort members who answered the item; 0 gives null figures.
+with answers as (
+    select * from {{ ref('int_metric_answers_unpivoted') }}
+),
+
+funnel as (
+    select survey_year from {{ ref('response_funnel') }}
+),
+
+metrics as (
+    select * from (values
+        ('value_distinct'), ('value_mentee'), ('value_mentor'), ('mentor_again'), ('mentor_worthwhile')
+    ) as m (metric_id)
+),
+
+cohorts as (
+    select * from (values ('all'), ('mentor'), ('non_mentor')) as c (cohort)
+),
+
+grid as (
+    select funnel.survey_year, metrics.metric_id, cohorts.cohort
+    from funnel cross join metrics cross join cohorts
+),
+
+counted as (
+    select
+        grid.survey_year,
+        grid.metric_id,
+        grid.cohort,
+        count(answers.respondent_key) filter (where answers.is_yes) as numerator,
+        count(answers.respondent_key) as denominator
+    from grid
+    left join answers
+        on grid.survey_year = answers.survey_year
+        and grid.metric_id = answers.metric_id
+        and (grid.cohort = 'all' or grid.cohort = answers.cohort)
+    group by grid.survey_year, grid.metric_id, grid.cohort
+),
+
+final as (
+    select
+        survey_year,
+        metric_id,
+        cohort,
+        numerator,
+        denominator,
+        case when denominator > 0 then numerator::double / denominator end as proportion,
+        {{ wilson_low('numerator', 'denominator') }} as ci_low,
+        {{ wilson_high('numerator', 'denominator') }} as ci_high
+    from counted
+)
+
+select * from final

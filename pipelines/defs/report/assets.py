@@ -1,0 +1,1 @@
+"""Report assets (filled in below)."""

@@ -1,0 +1,109 @@
+"""Resources shared by the asset groups: survey configuration, the warehouse and dbt.
+
+Values come from the environment names of spec §11 through dg.EnvVar, so they are read when a run
+starts (and can be overridden in the launchpad), and secrets never appear in the UI.
+"""
+
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource
+
+from pipelines.lib import warehouse
+from pipelines.project import dbt_project
+
+DEMO_SALT_NOTICE = "demo salt: not for real survey data"
+
+
+def env_or(name: str, default: str = "") -> dg.EnvVar | str:
+    """An EnvVar when the variable is set where the definitions load, else the default."""
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+class SurveyConfig(dg.ConfigurableResource):
+    """Where the data folder is, the ResponseId salt and the small-cell threshold (spec §11)."""
+
+    data_dir: str
+    response_salt: str = ""
+    small_cell_min: int = 5
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def class_sizes_path(self) -> Path:
+        return self.root / "reference" / "class_sizes.csv"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    def require_salt(self) -> str:
+        """The ResponseId salt, or a clear failure telling the analyst how to set it."""
+        if not self.response_salt:
+            raise dg.Failure(
+                description=(
+                    "SSM_RESPONSE_SALT is not set. ResponseIds enter the warehouse only as salted hashes "
+                    "(spec §6), and the salt must not live in the repository. Set it in the environment "
+                    "(for example in your shell profile or the launchpad) and run again; keep the same value "
+                    "every year so that keys stay comparable."
+                ),
+                allow_retries=False,
+            )
+        return self.response_salt
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB file; every connection waits out another writer and is always closed."""
+
+    data_dir: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve() / "warehouse.duckdb"
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with warehouse.connect(self.path, read_only=read_only) as connection:
+            if not read_only:
+                warehouse.ensure_raw_tables(connection)
+            yield connection
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    data_dir = dg.EnvVar("SSM_DATA_DIR")
+    return dg.Definitions(
+        resources={
+            "survey": SurveyConfig(
+                data_dir=data_dir,
+                response_salt=env_or("SSM_RESPONSE_SALT"),
+                small_cell_min=int(os.environ.get("SSM_SMALL_CELL_MIN", "5")),
+            ),
+            "warehouse": Warehouse(data_dir=data_dir),
+            "dbt": DbtCliResource(project_dir=dbt_project),
+        }
+    )
