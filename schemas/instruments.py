@@ -76,10 +76,7 @@ def _choices(spec: Any) -> tuple[Choice, ...]:
 
 
 def _variable(name: str, spec: dict[str, Any]) -> Variable:
-    if "choices" in spec:
-        kind = spec.get("type", "single")
-    else:
-        kind = spec.get("type", "text")
+    kind = spec.get("type", "single" if "choices" in spec else "text")
     return Variable(
         name=name,
         kind=kind,

@@ -31,8 +31,11 @@ class HarmonisedResponses(pa.DataFrameModel):
     gender: Series[str] = pa.Field(
         isin=["female", "male", "nonbinary_or_other", "not_reported"], nullable=True, description="gender"
     )
-    age: Series[pa.Int64] = pa.Field(in_range={"min_value": AGE_RANGE[0], "max_value": AGE_RANGE[1]},
-                                      nullable=True, description="age in years")
+    age: Series[pa.Int64] = pa.Field(
+        in_range={"min_value": AGE_RANGE[0], "max_value": AGE_RANGE[1]},
+        nullable=True,
+        description="age in years",
+    )
     specialty: Series[pa.Int64] = pa.Field(isin=SPECIALTY_CODES, nullable=True, description="§2.1 code")
     mentor_formal: Series[str] = pa.Field(isin=YES_NO, nullable=True, description="formal SSM mentor")
     mentor_informal: Series[str] = pa.Field(isin=YES_NO, nullable=True, description="informal SSM")

@@ -3,6 +3,7 @@
 import dagster as dg
 
 EMAIL_KEY = dg.AssetKey(["report", "report_email"])
+REPORT_KEY = dg.AssetKey(["report", "yearly_report"])
 
 # `ssm run` and the landing sensor: everything from the file to the rendered report, for one year.
 survey_year_job = dg.define_asset_job(
@@ -11,11 +12,18 @@ survey_year_job = dg.define_asset_job(
     description="Load one survey year's delivery, rebuild the warehouse models and render the report.",
 )
 
+# `ssm report --year Y`: render one year's report from the warehouse as it is.
+report_job = dg.define_asset_job(
+    "report_job",
+    selection=dg.AssetSelection.assets(REPORT_KEY),
+    description="Render one year's report from the marts.",
+)
+
 # The yearly schedule and `ssm report --send`: render the year's report and e-mail it once.
 report_delivery_job = dg.define_asset_job(
     "report_delivery_job",
-    selection=dg.AssetSelection.assets(EMAIL_KEY).upstream(depth=1),
+    selection=dg.AssetSelection.assets(REPORT_KEY, EMAIL_KEY),
     description="Render one year's report and e-mail it to the leadership list (once per content).",
 )
 
-JOBS = [survey_year_job, report_delivery_job]
+JOBS = [survey_year_job, report_job, report_delivery_job]

@@ -4,7 +4,6 @@ Values come from the environment names of spec §11 through dg.EnvVar, so they a
 starts (and can be overridden in the launchpad), and secrets never appear in the UI.
 """
 
-
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,7 @@ import duckdb
 from dagster_dbt import DbtCliResource
 
 from pipelines.lib import warehouse
+from pipelines.lib.mail import SmtpSettings
 from pipelines.project import dbt_project
 
 DEMO_SALT_NOTICE = "demo salt: not for real survey data"
@@ -93,6 +93,38 @@ class Warehouse(dg.ConfigurableResource):
             yield connection
 
 
+class Mailer(dg.ConfigurableResource):
+    """SMTP settings and recipient lists (spec §11); with no host, messages go to outbox/ as .eml."""
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = "ssm-reports@localhost"
+    report_recipients: str = ""
+    alert_recipients: str = ""
+
+    def smtp(self) -> SmtpSettings:
+        return SmtpSettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            security=self.smtp_security.lower(),
+            user=self.smtp_user,
+            password=self.smtp_password,
+        )
+
+    @staticmethod
+    def _split(addresses: str) -> list[str]:
+        return [a.strip() for a in addresses.split(",") if a.strip()]
+
+    def leadership(self) -> list[str]:
+        return self._split(self.report_recipients)
+
+    def analysts(self) -> list[str]:
+        return self._split(self.alert_recipients)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     data_dir = dg.EnvVar("SSM_DATA_DIR")
@@ -105,5 +137,15 @@ def defs() -> dg.Definitions:
             ),
             "warehouse": Warehouse(data_dir=data_dir),
             "dbt": DbtCliResource(project_dir=dbt_project),
+            "mailer": Mailer(
+                smtp_host=env_or("SSM_SMTP_HOST"),
+                smtp_port=int(os.environ.get("SSM_SMTP_PORT") or 587),
+                smtp_security=env_or("SSM_SMTP_SECURITY", "starttls"),
+                smtp_user=env_or("SSM_SMTP_USER"),
+                smtp_password=env_or("SSM_SMTP_PASSWORD"),
+                mail_from=env_or("SSM_MAIL_FROM", "ssm-reports@localhost"),
+                report_recipients=env_or("SSM_REPORT_RECIPIENTS"),
+                alert_recipients=env_or("SSM_ALERT_RECIPIENTS"),
+            ),
         }
     )

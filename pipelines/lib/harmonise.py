@@ -101,7 +101,9 @@ def _detect_coding(frame: pd.DataFrame, instrument: Instrument) -> str:
     if len(instrument.codings) == 1:
         return instrument.codings[0]
     scores = {}
-    coded = [v for v in [*instrument.metadata.values(), *instrument.variables.values()] if v.choices and v.column]
+    coded = [
+        v for v in [*instrument.metadata.values(), *instrument.variables.values()] if v.choices and v.column
+    ]
     for coding in instrument.codings:
         matched = total = 0
         for variable in coded:
@@ -138,13 +140,17 @@ def _check_values_fit(frame: pd.DataFrame, instrument: Instrument, coding: str, 
 
 def _metadata(frame: pd.DataFrame, instrument: Instrument, coding: str, issues: _Issues) -> pd.DataFrame:
     meta = pd.DataFrame(index=frame.index)
-    status, _ = _decode_choice(frame[instrument.metadata["status"].column], instrument.metadata["status"], coding)
+    status, _ = _decode_choice(
+        frame[instrument.metadata["status"].column], instrument.metadata["status"], coding
+    )
     meta["is_preview"] = status.eq("preview")
     if "distribution_channel" in instrument.metadata:
         channel = instrument.metadata["distribution_channel"]
         decoded, _ = _decode_choice(frame[channel.column].str.casefold(), channel, "numeric")
         meta["is_preview"] |= decoded.eq("preview")
-    finished, _ = _decode_choice(frame[instrument.metadata["finished"].column], instrument.metadata["finished"], coding)
+    finished, _ = _decode_choice(
+        frame[instrument.metadata["finished"].column], instrument.metadata["finished"], coding
+    )
     meta["is_finished"] = finished.eq(True)
     if "progress" in instrument.metadata:
         progress = pd.to_numeric(frame[instrument.metadata["progress"].column], errors="coerce")
@@ -155,7 +161,9 @@ def _metadata(frame: pd.DataFrame, instrument: Instrument, coding: str, issues: 
     return meta
 
 
-def _assign_buckets(frame: pd.DataFrame, meta: pd.DataFrame, consent: pd.Series, wrong_width: pd.Series) -> pd.Series:
+def _assign_buckets(
+    frame: pd.DataFrame, meta: pd.DataFrame, consent: pd.Series, wrong_width: pd.Series
+) -> pd.Series:
     """Apply the §5 rules in order; a row that cannot be read at all is rejected before anything else."""
     bucket = pd.Series(pd.NA, index=frame.index, dtype=object)
     unreadable = wrong_width
@@ -209,7 +217,9 @@ def _split_joined(cell: str, variable: Variable, coding: str) -> tuple[list[obje
     return found, variable.separator.join(p for p in rest if p.strip())
 
 
-def _decode_answers(frame: pd.DataFrame, instrument: Instrument, coding: str, issues: _Issues) -> pd.DataFrame:
+def _decode_answers(
+    frame: pd.DataFrame, instrument: Instrument, coding: str, issues: _Issues
+) -> pd.DataFrame:
     answers = pd.DataFrame(index=frame.index)
     rows = pd.Series(frame.index, index=frame.index)
     for name, variable in instrument.variables.items():
@@ -218,7 +228,9 @@ def _decode_answers(frame: pd.DataFrame, instrument: Instrument, coding: str, is
                 cells = frame[column] if column in frame else pd.Series("", index=frame.index)
                 unknown = (cells != "") & (cells != variable.ticked)
                 issues.add(rows[unknown], column, cells[unknown], "not_in_code_list")
-                answers[f"nonpart_reason_{code}"] = (cells == variable.ticked).astype("boolean").where(~unknown)
+                answers[f"nonpart_reason_{code}"] = (
+                    (cells == variable.ticked).astype("boolean").where(~unknown)
+                )
             continue
         if variable.column not in frame:
             answers[name] = pd.NA
@@ -246,7 +258,9 @@ def _decode_answers(frame: pd.DataFrame, instrument: Instrument, coding: str, is
     return answers
 
 
-def _validate(answers: pd.DataFrame, frame: pd.DataFrame, instrument: Instrument, issues: _Issues) -> pd.DataFrame:
+def _validate(
+    answers: pd.DataFrame, frame: pd.DataFrame, instrument: Instrument, issues: _Issues
+) -> pd.DataFrame:
     """Run the pandera schema lazily; every failing cell becomes an issue and a missing value."""
     try:
         HarmonisedResponses.validate(answers, lazy=True)
@@ -265,7 +279,9 @@ def _validate(answers: pd.DataFrame, frame: pd.DataFrame, instrument: Instrument
     return answers
 
 
-def _apply_branches(answers: pd.DataFrame, frame: pd.DataFrame, instrument: Instrument, issues: _Issues) -> None:
+def _apply_branches(
+    answers: pd.DataFrame, frame: pd.DataFrame, instrument: Instrument, issues: _Issues
+) -> None:
     """Answers to questions the respondent was not shown (§2 "shown to") are issues, set to missing."""
     rows = pd.Series(answers.index, index=answers.index)
     for name, condition in canonical()["branches"].items():
@@ -274,7 +290,9 @@ def _apply_branches(answers: pd.DataFrame, frame: pd.DataFrame, instrument: Inst
         variable = instrument.variables[name]
         targets = list(REASON_COLUMNS) if name == "nonpart_reasons" else [name]
         sources = variable.source_columns()
-        answered = answers[targets].eq(True).any(axis=1) if name == "nonpart_reasons" else answers[name].notna()
+        answered = (
+            answers[targets].eq(True).any(axis=1) if name == "nonpart_reasons" else answers[name].notna()
+        )
         bad = off_branch & answered
         if bad.any():
             for source in sources:
@@ -327,7 +345,9 @@ def harmonise(table: RawTable, survey_year: int, salt: str) -> HarmonisedDeliver
     respondents = bucket.eq("respondent")
     kept = frame[respondents]
     answers = _decode_answers(kept, instrument, coding, issues)
-    answers.insert(0, "respondent_key", [hash_response_id(rid, salt) for rid in meta.loc[respondents, "response_id"]])
+    answers.insert(
+        0, "respondent_key", [hash_response_id(rid, salt) for rid in meta.loc[respondents, "response_id"]]
+    )
     answers = _validate(answers, kept, instrument, issues)
     _apply_branches(answers, kept, instrument, issues)
     for column in TEXT_VARIABLES:

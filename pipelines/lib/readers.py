@@ -131,14 +131,18 @@ def read_delivery(path: Path) -> RawTable:
     file_name = path.name
     data = path.read_bytes()
     if not data.strip():
-        raise DeliveryError(file_name, "is empty", "Export the survey again and replace the file in landing/.")
+        raise DeliveryError(
+            file_name, "is empty", "Export the survey again and replace the file in landing/."
+        )
     if data.startswith(XLSX_MAGIC) or path.suffix.lower() == ".xlsx":
         records, encoding = _xlsx_records(data, file_name), "xlsx"
     else:
         text, encoding = _decode(data, file_name)
         records = _csv_records(text, file_name)
     if not records:
-        raise DeliveryError(file_name, "has no rows", "Export the survey again and replace the file in landing/.")
+        raise DeliveryError(
+            file_name, "has no rows", "Export the survey again and replace the file in landing/."
+        )
     columns = [c.strip() for c in records[0]]
     # Legacy exports end row 1 with a comma: a trailing unnamed column that holds nothing.
     while columns and columns[-1] == "":

@@ -91,7 +91,9 @@ class WarehouseBusy(RuntimeError):
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    path: Path, read_only: bool = False, wait_seconds: float = LOCK_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse, waiting while another process writes it, and always close it.
 
     DuckDB lets one process at a time open a file for writing; a second one gets an IO error at once.

@@ -16,7 +16,10 @@ def model(dbt, session):
     summary = dbt.ref("metric_summary").df()
     summary = summary[summary["metric_id"].isin(COMPARED_METRICS)]
     wide = summary.pivot_table(
-        index=["survey_year", "metric_id"], columns="cohort", values=["numerator", "denominator"], aggfunc="first"
+        index=["survey_year", "metric_id"],
+        columns="cohort",
+        values=["numerator", "denominator"],
+        aggfunc="first",
     )
     rows = []
     for (survey_year, metric_id), cells in wide.iterrows():

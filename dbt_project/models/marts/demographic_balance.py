@@ -38,9 +38,13 @@ def model(dbt, session):
 
         groups = [[int((g["specialty_group"] == level).sum()) for level in GROUPS_TESTED] for g in (m, n)]
         test = fisher_or_chi_square(groups)
-        rows.append((year, "specialty_group", test.test, test.statistic, test.p_value, smd_categorical(*groups)))
+        rows.append(
+            (year, "specialty_group", test.test, test.statistic, test.p_value, smd_categorical(*groups))
+        )
 
-    frame = pd.DataFrame(rows, columns=["survey_year", "characteristic", "test", "statistic", "p_value", "smd"])
+    frame = pd.DataFrame(
+        rows, columns=["survey_year", "characteristic", "test", "statistic", "p_value", "smd"]
+    )
     for column in ("statistic", "p_value", "smd"):
         frame[column] = frame[column].astype("float64")
     return frame

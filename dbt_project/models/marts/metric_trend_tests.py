@@ -16,8 +16,12 @@ def model(dbt, session):
             series["numerator"].astype(int).tolist(),
             series["denominator"].astype(int).tolist(),
         )
-        rows.append((metric_id, cohort, trend.first_year, trend.last_year, trend.years, trend.z, trend.p_value))
-    frame = pd.DataFrame(rows, columns=["metric_id", "cohort", "first_year", "last_year", "years", "z", "p_value"])
+        rows.append(
+            (metric_id, cohort, trend.first_year, trend.last_year, trend.years, trend.z, trend.p_value)
+        )
+    frame = pd.DataFrame(
+        rows, columns=["metric_id", "cohort", "first_year", "last_year", "years", "z", "p_value"]
+    )
     for column in ("z", "p_value"):
         frame[column] = frame[column].astype("float64")
     for column in ("first_year", "last_year"):

@@ -16,13 +16,16 @@ def model(dbt, session):
         for row in series.itertuples():
             if row.denominator > 0 and prior is not None:
                 changes.append(row.proportion - prior.proportion)
-                p_values.append(fisher_two_years(prior.numerator, prior.denominator, row.numerator, row.denominator))
+                p_values.append(
+                    fisher_two_years(prior.numerator, prior.denominator, row.numerator, row.denominator)
+                )
             else:
                 changes.append(None)
                 p_values.append(None)
             if row.denominator > 0:
                 prior = row
     summary = summary.assign(
-        change_vs_prior=pd.array(changes, dtype="Float64"), p_value_vs_prior=pd.array(p_values, dtype="Float64")
+        change_vs_prior=pd.array(changes, dtype="Float64"),
+        p_value_vs_prior=pd.array(p_values, dtype="Float64"),
     )
     return summary.reset_index(drop=True)

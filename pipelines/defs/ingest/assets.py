@@ -1,6 +1,5 @@
 """Ingest assets: reference class sizes, the delivery on record for a year, and its validated responses."""
 
-
 import shutil
 from datetime import UTC, datetime
 
@@ -37,7 +36,9 @@ class ClassSizes(pa.DataFrameModel):
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
 )
-def class_sizes(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse) -> dg.MaterializeResult:
+def class_sizes(
+    context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse
+) -> dg.MaterializeResult:
     """raw.class_sizes: class size per survey year from reference/class_sizes.csv (one row per year)."""
     path = survey.class_sizes_path
     if path.exists():
@@ -69,7 +70,11 @@ def class_sizes(context: dg.AssetExecutionContext, survey: SurveyConfig, warehou
         con.execute("insert into raw.class_sizes select survey_year, class_size from class_sizes_frame")
         con.execute("commit")
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": len(frame), "path": str(path), "years": sorted(frame["survey_year"].tolist())}
+        metadata={
+            "dagster/row_count": len(frame),
+            "path": str(path),
+            "years": sorted(frame["survey_year"].tolist()),
+        }
     )
 
 
@@ -80,7 +85,9 @@ def class_sizes(context: dg.AssetExecutionContext, survey: SurveyConfig, warehou
     partitions_def=survey_years,
     pool=WAREHOUSE_POOL,
 )
-def deliveries(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse) -> dg.MaterializeResult:
+def deliveries(
+    context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse
+) -> dg.MaterializeResult:
     """raw.deliveries: every file received for a survey year, archived unchanged by SHA-256 (one row per file)."""
     year = int(context.partition_key)
     landed = newest_per_year(survey.landing_dir).get(year)
@@ -114,8 +121,14 @@ def deliveries(context: dg.AssetExecutionContext, survey: SurveyConfig, warehous
             con.execute(
                 "insert into raw.deliveries (delivery_sha256, survey_year, file_name, archive_path, size_bytes,"
                 " received_at, status) values (?, ?, ?, ?, ?, ?, 'received')",
-                [sha256, year, landed.path.name, str(archive_path), landed.path.stat().st_size,
-                 datetime.now(UTC).replace(tzinfo=None)],
+                [
+                    sha256,
+                    year,
+                    landed.path.name,
+                    str(archive_path),
+                    landed.path.stat().st_size,
+                    datetime.now(UTC).replace(tzinfo=None),
+                ],
             )
     return dg.MaterializeResult(
         metadata={
@@ -172,7 +185,9 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
                 "update raw.deliveries set status = 'refused', status_message = ? where delivery_sha256 = ?",
                 [str(err), sha256],
             )
-        raise dg.Failure(description=f"Delivery refused, warehouse unchanged. {err}", allow_retries=False) from None
+        raise dg.Failure(
+            description=f"Delivery refused, warehouse unchanged. {err}", allow_retries=False
+        ) from None
 
     loaded = result.responses.assign(delivery_sha256=sha256)[["delivery_sha256", *RESPONSE_COLUMNS]]
     issues = result.issues.assign(delivery_sha256=sha256, survey_year=year)[
@@ -195,7 +210,13 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
         con.execute(
             "update raw.deliveries set status = 'loaded', status_message = null, instrument_version = ?, "
             "coding = ?, rows_received = ?, loaded_at = ? where delivery_sha256 = ?",
-            [result.instrument, result.coding, len(table.rows), datetime.now(UTC).replace(tzinfo=None), sha256],
+            [
+                result.instrument,
+                result.coding,
+                len(table.rows),
+                datetime.now(UTC).replace(tzinfo=None),
+                sha256,
+            ],
         )
         con.execute("commit")
 
@@ -223,5 +244,7 @@ def _archived(archive_path: str, file_name: str):
 
     path = Path(archive_path)
     if not path.exists():
-        raise DeliveryError(file_name, f"is missing from the archive ({path})", "Put the file in landing/ again.")
+        raise DeliveryError(
+            file_name, f"is missing from the archive ({path})", "Put the file in landing/ again."
+        )
     return path

@@ -1,6 +1,5 @@
 """Blocking checks on the ingest assets: the bucket identity of spec §5."""
 
-
 import dagster as dg
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL

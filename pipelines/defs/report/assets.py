@@ -1,1 +1,179 @@
-"""Report assets (filled in below)."""
+"""Report assets: the yearly HTML report rendered from the marts, and its e-mail to leadership."""
+
+import base64
+import hashlib
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.defs.ingest.assets import WAREHOUSE_POOL
+from pipelines.defs.ingest.partitions import survey_years
+from pipelines.defs.resources import Mailer, SurveyConfig, Warehouse
+from pipelines.lib.charts import render_charts
+from pipelines.lib.mail import SendOutcome, build_report_message, send_smtp, write_to_outbox
+from pipelines.lib.rendering import render_report_html, render_text_summary
+from pipelines.lib.report_data import load_report_context
+from pipelines.lib.versioning import code_version
+
+MARTS_READ = (
+    "response_funnel", "metric_summary", "cohort_comparisons", "demographic_balance",
+    "demographics_by_cohort", "nonparticipation_reasons", "metric_trends", "metric_trend_tests",
+    "data_quality_issues",
+)  # fmt: skip
+REPORT_FILE = "report.html"
+EMAIL_HTML_FILE = "email.html"
+EMAIL_TEXT_FILE = "email.txt"
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+@dg.asset(
+    key=["report", "yearly_report"],
+    deps=[dg.AssetKey(["marts", name]) for name in MARTS_READ],
+    group_name="report",
+    kinds={"html", "jinja"},
+    partitions_def=survey_years,
+    pool=WAREHOUSE_POOL,
+)
+def yearly_report(
+    context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    """reports/<year>/report.html: the yearly report for leadership, self-contained, from the marts only."""
+    year = int(context.partition_key)
+    with warehouse.connect() as con:
+        delivery = con.execute(
+            "select source_sha256 from marts.response_funnel where survey_year = ?", [year]
+        ).fetchone()
+        meta = {"code_version": code_version(), "source_sha256": delivery[0] if delivery else ""}
+        report_context = load_report_context(con, year, survey.small_cell_min, meta=meta)
+    final_dir = survey.reports_dir / str(year)
+    staging_dir = survey.reports_dir / f".{year}.partial"
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    staging_dir.mkdir(parents=True)
+    charts = render_charts(report_context, staging_dir)
+    # On disk the report carries its images inside (it travels as an e-mail attachment, too); the
+    # e-mail body refers to the same images by Content-ID.
+    report_html = render_report_html(report_context, {name: _data_uri(c.path) for name, c in charts.items()})
+    (staging_dir / REPORT_FILE).write_text(report_html, encoding="utf-8")
+    (staging_dir / EMAIL_HTML_FILE).write_text(
+        # Gmail clips bodies over ~102 KB: the body shows the last three years of trends, the attachment all.
+        render_report_html(report_context, {name: f"cid:{name}" for name in charts}, trend_years=3),
+        encoding="utf-8",
+    )
+    summary = render_text_summary(report_context, attachment_name=f"ssm_report_{year}.html")
+    (staging_dir / EMAIL_TEXT_FILE).write_text(summary, encoding="utf-8")
+    # Swap the finished folder in whole: readers never see half a report.
+    old_dir = survey.reports_dir / f".{year}.old"
+    shutil.rmtree(old_dir, ignore_errors=True)
+    if final_dir.exists():
+        final_dir.rename(old_dir)
+    staging_dir.rename(final_dir)
+    shutil.rmtree(old_dir, ignore_errors=True)
+    digest = hashlib.sha256(report_html.encode("utf-8")).hexdigest()
+    context.log.info(f"Report for {year}: {final_dir / REPORT_FILE}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(final_dir / REPORT_FILE)),
+            "report_sha256": digest,
+            "charts": sorted(charts),
+            "size_bytes": len(report_html.encode("utf-8")),
+        }
+    )
+
+
+class ReportEmailConfig(dg.Config):
+    """Send again even if this exact report already went to a recipient."""
+
+    force: bool = False
+
+
+@dg.asset(
+    key=["report", "report_email"],
+    deps=[yearly_report],
+    group_name="report",
+    kinds={"email"},
+    partitions_def=survey_years,
+    pool=WAREHOUSE_POOL,
+)
+def report_email(
+    context: dg.AssetExecutionContext,
+    config: ReportEmailConfig,
+    survey: SurveyConfig,
+    warehouse: Warehouse,
+    mailer: Mailer,
+) -> dg.MaterializeResult:
+    """The yearly report e-mailed to the leadership list once per content (ledger: ops.report_emails)."""
+    year = int(context.partition_key)
+    report_dir = survey.reports_dir / str(year)
+    report_path = report_dir / REPORT_FILE
+    if not report_path.exists():
+        raise dg.Failure(f"No report for {year} at {report_path}: run `ssm report --year {year}` first.")
+    recipients = mailer.leadership()
+    if not recipients:
+        raise dg.Failure(
+            description="SSM_REPORT_RECIPIENTS is not set: give the leadership addresses, comma-separated.",
+            allow_retries=False,
+        )
+    report_html = report_path.read_text(encoding="utf-8")
+    digest = hashlib.sha256(report_html.encode("utf-8")).hexdigest()
+    with warehouse.connect() as con:
+        already = {
+            row[0]
+            for row in con.execute(
+                "select recipient from ops.report_emails where survey_year = ? and report_sha256 = ? "
+                "and outcome in ('sent', 'written_to_outbox')",
+                [year, digest],
+            ).fetchall()
+        }
+    due = recipients if config.force else [r for r in recipients if r not in already]
+    if not due:
+        context.log.info(
+            f"The {year} report (sha {digest[:12]}) already went to every recipient; not sending."
+        )
+        return dg.MaterializeResult(metadata={"sent_to": 0, "report_sha256": digest, "skipped": "unchanged"})
+
+    domain = mailer.mail_from.rpartition("@")[2] or "localhost"
+    attempt_tag = f"-{datetime.now(UTC):%Y%m%d%H%M%S}" if config.force else ""
+    # The same report gets the same Message-ID, so a retried delivery is recognisably one message.
+    message_id = f"<ssm-report-{year}-{digest[:16]}{attempt_tag}@{domain}>"
+    images = {p.stem: p for p in sorted(report_dir.glob("*.png"))}
+    message = build_report_message(
+        subject=f"Student/student mentoring survey {year}: yearly report",
+        sender=mailer.mail_from,
+        recipients=due,
+        html=(report_dir / EMAIL_HTML_FILE).read_text(encoding="utf-8"),
+        text=(report_dir / EMAIL_TEXT_FILE).read_text(encoding="utf-8"),
+        images=images,
+        attachment_name=f"ssm_report_{year}.html",
+        attachment_html=report_html,
+        message_id=message_id,
+    )
+    smtp = mailer.smtp()
+    if smtp.host:
+        outcome = send_smtp(message, smtp)
+    else:
+        path = write_to_outbox(message, survey.outbox_dir, f"ssm_report_{year}_{digest[:12]}{attempt_tag}")
+        outcome = SendOutcome("written_to_outbox", str(path), 1)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with warehouse.connect() as con:
+        con.executemany(
+            "insert into ops.report_emails values (?, ?, ?, ?, ?, ?, ?)",
+            [[year, digest, r, now, message_id, outcome.outcome, outcome.detail] for r in due],
+        )
+    if outcome.outcome == "failed":
+        raise dg.Failure(description=f"The {year} report was not sent: {outcome.detail}", allow_retries=False)
+    context.log.info(f"The {year} report: {outcome.outcome} ({outcome.detail}) for {len(due)} recipient(s).")
+    return dg.MaterializeResult(
+        metadata={
+            "sent_to": len(due),
+            "outcome": outcome.outcome,
+            "detail": outcome.detail,
+            "attempts": outcome.attempts,
+            "message_id": message_id,
+            "report_sha256": digest,
+        }
+    )

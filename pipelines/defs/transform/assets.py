@@ -1,6 +1,5 @@
 """Transform assets: every dbt model (staging, intermediate, marts) as one Dagster asset each."""
 
-
 import json
 from collections.abc import Mapping
 from typing import Any

@@ -1,0 +1,43 @@
+# One command each for a new user: `make demo` and `make test` install everything they need first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+UV_VERSION := 0.13.9
+
+.PHONY: install demo test lint dev lock clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+## Install, write the demonstration deliveries (2016-2025) and run the whole pipeline on them.
+demo: install
+	$(BIN)/ssm demo
+
+## Install and run the linters and the whole test suite.
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## The Dagster UI on 127.0.0.1:3000, on the same instance and data folder as `ssm`.
+dev: install
+	DAGSTER_HOME="$$($(BIN)/python -c 'from pipelines.project import dagster_home; print(dagster_home())')" \
+		$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions
+
+## Re-resolve the locked dependency versions after editing pyproject.toml.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements.lock
+
+clean:
+	rm -rf $(VENV) dbt_project/target dbt_project/logs

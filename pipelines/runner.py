@@ -1,0 +1,125 @@
+"""What `ssm run` does: find the years whose delivery is new or changed, and run the pipeline for each.
+
+Runs go through the Dagster instance in the data folder, so the UI (`dagster dev` on the same
+DAGSTER_HOME) shows every run the command made, with its lineage and metadata.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.lib import warehouse
+from pipelines.lib.landing import LandedFile, newest_per_year, sha256_of
+from pipelines.project import dagster_home, data_dir
+
+PARTITIONS_NAME = "survey_year"
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass(frozen=True)
+class YearOutcome:
+    """What happened to one survey year in one command."""
+
+    survey_year: int
+    file_name: str
+    succeeded: bool
+    message: str
+    run_id: str | None = None
+
+
+def settled_deliveries(warehouse_path: Path) -> dict[str, str]:
+    """SHA-256 -> status of every delivery on record (empty when there is no warehouse yet)."""
+    if not warehouse_path.exists():
+        return {}
+    with warehouse.connect(warehouse_path, read_only=True) as con:
+        if not con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'deliveries'"
+        ).fetchone()[0]:
+            return {}
+        return dict(con.execute("select delivery_sha256, status from raw.deliveries").fetchall())
+
+
+def pending_years(root: Path) -> dict[int, LandedFile]:
+    """Years whose newest file in landing/ has not been loaded yet (new, changed, or refused before)."""
+    settled = settled_deliveries(root / "warehouse.duckdb")
+    pending = {}
+    for year, landed in newest_per_year(root / "landing").items():
+        if settled.get(sha256_of(landed.path)) not in ("loaded", "superseded"):
+            pending[year] = landed
+    return pending
+
+
+@contextmanager
+def exclusive_run(root: Path) -> Iterator[None]:
+    """Hold the data folder's run lock: a second `ssm run` waits here instead of racing the first."""
+    lock_path = root / ".ssm-run.lock"
+    with lock_path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"Another ssm command is working on {root}; waiting for it to finish ...", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def _failure_message(result: dg.ExecuteInProcessResult) -> str:
+    messages = []
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        data = event.step_failure_data
+        if data.user_failure_data and data.user_failure_data.description:
+            messages.append(data.user_failure_data.description)
+        elif data.error:
+            error = data.error.cause or data.error
+            messages.append(f"{event.step_key}: {error.message.strip()}")
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                messages.append(f"check {evaluation.check_name} failed: {evaluation.description}")
+    return "; ".join(messages) or "the run failed (see the Dagster UI for its log)"
+
+
+def instance() -> dg.DagsterInstance:
+    """The Dagster instance in the data folder (DAGSTER_HOME), shared with `dagster dev`."""
+    os.environ["DAGSTER_HOME"] = str(dagster_home())
+    return dg.DagsterInstance.get()
+
+
+def run_job(
+    job_name: str, years: list[int], instance: dg.DagsterInstance, extra_config: dict | None = None
+) -> list[YearOutcome]:
+    """Run one job per survey year, oldest first, and say what happened to each."""
+    from pipelines.definitions import defs  # imported here: loading the definitions takes seconds
+
+    instance.add_dynamic_partitions(
+        PARTITIONS_NAME,
+        [str(y) for y in years if not instance.has_dynamic_partition(PARTITIONS_NAME, str(y))],
+    )
+    job = defs.resolve_job_def(job_name)
+    outcomes = []
+    for year in sorted(years):
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=str(year),
+            raise_on_error=False,
+            run_config={**QUIET_LOGS, **(extra_config or {})},
+        )
+        message = "done" if result.success else _failure_message(result)
+        outcomes.append(YearOutcome(year, "", result.success, message, result.run_id))
+    return outcomes
+
+
+def root() -> Path:
+    """The data folder (SSM_DATA_DIR) as an absolute path."""
+    return data_dir()
