@@ -31,31 +31,96 @@ V1_COLUMNS = (
     + [f"Q12_{i}" for i in range(1, 7)]
     + ["Q12_6_TEXT", "Q13", "LocationLatitude", "LocationLongitude", "LocationAccuracy"]
 )
-V1_METADATA_TEXTS = ["ResponseID", "ResponseSet", "Name", "ExternalDataReference", "EmailAddress",
-                     "IPAddress", "Status", "StartDate", "EndDate", "Finished"]
+V1_METADATA_TEXTS = [
+    "ResponseID",
+    "ResponseSet",
+    "Name",
+    "ExternalDataReference",
+    "EmailAddress",
+    "IPAddress",
+    "Status",
+    "StartDate",
+    "EndDate",
+    "Finished",
+]
 
 # §3 v2, in order: metadata, then the question columns.
 V2_COLUMNS = [
-    "StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished",
-    "RecordedDate", "ResponseId", "RecipientLastName", "RecipientFirstName", "RecipientEmail",
-    "ExternalReference", "LocationLatitude", "LocationLongitude", "DistributionChannel", "UserLanguage",
-    "consent", "gender", "gender_4_TEXT", "age", "specialty", "specialty_17_TEXT", "mentor_formal",
-    "mentor_informal", "had_student_mentor", "SSM_value_1", "SSM_value_2", "SSM_value_3", "mentor_again",
-    "mentor_worthwhile", "mentees_count", "nonpart_reasons", "nonpart_reasons_6_TEXT", "comments",
+    "StartDate",
+    "EndDate",
+    "Status",
+    "IPAddress",
+    "Progress",
+    "Duration (in seconds)",
+    "Finished",
+    "RecordedDate",
+    "ResponseId",
+    "RecipientLastName",
+    "RecipientFirstName",
+    "RecipientEmail",
+    "ExternalReference",
+    "LocationLatitude",
+    "LocationLongitude",
+    "DistributionChannel",
+    "UserLanguage",
+    "consent",
+    "gender",
+    "gender_4_TEXT",
+    "age",
+    "specialty",
+    "specialty_17_TEXT",
+    "mentor_formal",
+    "mentor_informal",
+    "had_student_mentor",
+    "SSM_value_1",
+    "SSM_value_2",
+    "SSM_value_3",
+    "mentor_again",
+    "mentor_worthwhile",
+    "mentees_count",
+    "nonpart_reasons",
+    "nonpart_reasons_6_TEXT",
+    "comments",
 ]
 
 # §2.1: code -> group.
 SPECIALTY_GROUP = {
-    1: "other", 2: "other", 3: "other", 4: "primary_care", 5: "primary_care", 6: "other",
-    7: "surgical", 8: "surgical", 9: "other", 10: "primary_care", 11: "other", 12: "other",
-    13: "surgical", 14: "surgical", 15: "primary_care", 16: "not_matched", 17: "other",
+    1: "other",
+    2: "other",
+    3: "other",
+    4: "primary_care",
+    5: "primary_care",
+    6: "other",
+    7: "surgical",
+    8: "surgical",
+    9: "other",
+    10: "primary_care",
+    11: "other",
+    12: "other",
+    13: "surgical",
+    14: "surgical",
+    15: "primary_care",
+    16: "not_matched",
+    17: "other",
 }
 SPECIALTY_LABELS = [
-    "Anesthesiology", "Dermatology", "Emergency Medicine", "Family Medicine", "Internal Medicine",
-    "Neurology", "Obstetrics and Gynecology", "Orthopaedic Surgery", "Pathology", "Pediatrics",
-    "Psychiatry", "Radiology", "General Surgery",
-    "Surgical subspecialty (e.g., ENT, Urology, Neurosurgery)", "Internal Medicine/Pediatrics",
-    "Did not match / not applicable", "Other (please specify)",
+    "Anesthesiology",
+    "Dermatology",
+    "Emergency Medicine",
+    "Family Medicine",
+    "Internal Medicine",
+    "Neurology",
+    "Obstetrics and Gynecology",
+    "Orthopaedic Surgery",
+    "Pathology",
+    "Pediatrics",
+    "Psychiatry",
+    "Radiology",
+    "General Surgery",
+    "Surgical subspecialty (e.g., ENT, Urology, Neurosurgery)",
+    "Internal Medicine/Pediatrics",
+    "Did not match / not applicable",
+    "Other (please specify)",
 ]
 # §2.2, in code order.
 REASON_LABELS = [
@@ -73,8 +138,14 @@ V1_AGREE = {"4", "5"}
 REFERENCE_FIGURES = {
     "class_size": 178,
     "received": 116,
-    "buckets": {"preview": 3, "incomplete": 4, "no_consent": 1, "duplicate": 1, "rejected": 0,
-                "respondent": 107},
+    "buckets": {
+        "preview": 3,
+        "incomplete": 4,
+        "no_consent": 1,
+        "duplicate": 1,
+        "rejected": 0,
+        "respondent": 107,
+    },
     "cohorts": {"mentor": 42, "non_mentor": 48, "informal": 17, "unclassified": 0},
     "value_distinct_all": 102,
     "value_mentee": {"mentor": 36, "non_mentor": 22},
@@ -107,8 +178,9 @@ def read_delivery(path: Path, header_rows: int) -> pd.DataFrame:
 
 
 def read_with_pandas(path: Path, header_rows: int) -> pd.DataFrame:
-    return pd.read_csv(path, skiprows=range(1, header_rows), dtype=str, keep_default_na=False,
-                       encoding="utf-8-sig")
+    return pd.read_csv(
+        path, skiprows=range(1, header_rows), dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
 
 
 def split_reason_labels(cell: str) -> list[str]:
@@ -119,38 +191,43 @@ def split_reason_labels(cell: str) -> list[str]:
         match = next((label for label in labels if rest == label or rest.startswith(label + ",")), None)
         assert match is not None, f"unknown reason label at {rest!r} in {cell!r}"
         chosen.append(match)
-        rest = rest[len(match) + 1:]
+        rest = rest[len(match) + 1 :]
     return chosen
 
 
 def _canonical_v1(df: pd.DataFrame) -> pd.DataFrame:
     yes_no = {"1": "yes", "2": "no"}
-    return pd.DataFrame({
-        "response_id": df["V1"],
-        "preview": df["V7"] != "0",
-        "finished": df["V10"] == "1",
-        "ended": df["V9"],
-        "consent": df["Q1"].map(yes_no),
-        "mentor_formal": df["Q5"].map(yes_no),
-        "mentor_informal": df["Q6"].map(yes_no),
-        "value_mentee_agree": df["Q8_2"].isin(V1_AGREE),
-    })
+    return pd.DataFrame(
+        {
+            "response_id": df["V1"],
+            "preview": df["V7"] != "0",
+            "finished": df["V10"] == "1",
+            "ended": df["V9"],
+            "consent": df["Q1"].map(yes_no),
+            "mentor_formal": df["Q5"].map(yes_no),
+            "mentor_informal": df["Q6"].map(yes_no),
+            "value_mentee_agree": df["Q8_2"].isin(V1_AGREE),
+        }
+    )
 
 
 def _canonical_v2(df: pd.DataFrame) -> pd.DataFrame:
     yes_no = {"Yes": "yes", "No": "no"}
-    preview = df["Status"].isin(["Survey Preview", "Survey Test", "Spam"]) | df[
-        "DistributionChannel"].isin(["preview", "test"])
-    return pd.DataFrame({
-        "response_id": df["ResponseId"],
-        "preview": preview,
-        "finished": (df["Finished"] == "True") & (df["Progress"] == "100"),
-        "ended": df["RecordedDate"],
-        "consent": df["consent"].map(yes_no),
-        "mentor_formal": df["mentor_formal"].map(yes_no),
-        "mentor_informal": df["mentor_informal"].map(yes_no),
-        "value_mentee_agree": df["SSM_value_2"].isin(V2_AGREE),
-    })
+    preview = df["Status"].isin(["Survey Preview", "Survey Test", "Spam"]) | df["DistributionChannel"].isin(
+        ["preview", "test"]
+    )
+    return pd.DataFrame(
+        {
+            "response_id": df["ResponseId"],
+            "preview": preview,
+            "finished": (df["Finished"] == "True") & (df["Progress"] == "100"),
+            "ended": df["RecordedDate"],
+            "consent": df["consent"].map(yes_no),
+            "mentor_formal": df["mentor_formal"].map(yes_no),
+            "mentor_informal": df["mentor_informal"].map(yes_no),
+            "value_mentee_agree": df["SSM_value_2"].isin(V2_AGREE),
+        }
+    )
 
 
 def assign_buckets(canonical: pd.DataFrame) -> pd.Series:
@@ -454,8 +531,9 @@ def test_other_years_look_like_real_deliveries(all_years: dict[int, pd.DataFrame
 
 @pytest.mark.parametrize("year", YEARS)
 def test_dates_fall_in_the_spring_of_the_survey_year(demo_dir: Path, year: int) -> None:
-    header_rows, date_columns = (2, ["V8", "V9"]) if year <= 2019 else (3, ["StartDate", "EndDate",
-                                                                           "RecordedDate"])
+    header_rows, date_columns = (
+        (2, ["V8", "V9"]) if year <= 2019 else (3, ["StartDate", "EndDate", "RecordedDate"])
+    )
     df = read_delivery(delivery(demo_dir, year), header_rows)
     for column in date_columns:
         dates = pd.to_datetime(df[column], format="%Y-%m-%d %H:%M:%S")
@@ -502,8 +580,7 @@ def test_comments_hold_pii_to_mask_and_awkward_text(all_years: dict[int, pd.Data
 
 
 def _non_mentor_mentor_only_answers(year: int, rows: pd.DataFrame) -> int:
-    columns = ["Q9", "Q10", "Q11"] if year <= 2019 else ["mentor_again", "mentor_worthwhile",
-                                                         "mentees_count"]
+    columns = ["Q9", "Q10", "Q11"] if year <= 2019 else ["mentor_again", "mentor_worthwhile", "mentees_count"]
     non_mentors = rows[rows["cohort"] == "non_mentor"]
     return int((non_mentors[columns] != "").any(axis=1).sum())
 
@@ -514,7 +591,8 @@ def test_bad_cells_are_planted_outside_the_reference_year(all_years: dict[int, p
     assert any("7" in found for found in ages.values())
     assert any("99" in set(all_years[year]["Q4"]) for year in V1_YEARS)
     assert any(
-        _non_mentor_mentor_only_answers(year, rows) for year, rows in all_years.items()
+        _non_mentor_mentor_only_answers(year, rows)
+        for year, rows in all_years.items()
         if year != REFERENCE_YEAR
     )
     assert _non_mentor_mentor_only_answers(REFERENCE_YEAR, all_years[REFERENCE_YEAR]) == 0

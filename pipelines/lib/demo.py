@@ -347,8 +347,25 @@ REFERENCE_PLANS: dict[str, CohortPlan] = {
         size=42,
         gender={"female": 24, "male": 18},
         # primary care 16 (4, 5, 10, 15), surgical 12 (7, 8, 13, 14), other 13, not matched 1 (16)
-        specialty={1: 2, 2: 1, 3: 3, 4: 4, 5: 6, 6: 1, 7: 3, 8: 3, 9: 1,
-                   10: 4, 11: 2, 12: 2, 13: 3, 14: 3, 15: 2, 16: 1, 17: 1},
+        specialty={
+            1: 2,
+            2: 1,
+            3: 3,
+            4: 4,
+            5: 6,
+            6: 1,
+            7: 3,
+            8: 3,
+            9: 1,
+            10: 4,
+            11: 2,
+            12: 2,
+            13: 3,
+            14: 3,
+            15: 2,
+            16: 1,
+            17: 1,
+        },
         # Same shape as the non-mentors' ages, so Welch's t-test finds nothing (p ~ 0.97).
         ages={24: 1, 25: 6, 26: 10, 27: 10, 28: 6, 29: 4, 30: 2, 31: 1, 33: 1, 36: 1},
         agree={"value_distinct": 41, "value_mentee": 36, "value_mentor": 34},
@@ -360,14 +377,44 @@ REFERENCE_PLANS: dict[str, CohortPlan] = {
         size=48,
         gender={"female": 26, "male": 22},
         # primary care 18, surgical 14, other 15, not matched 1
-        specialty={1: 2, 2: 1, 3: 3, 4: 5, 5: 7, 6: 2, 7: 4, 8: 3, 9: 1,
-                   10: 4, 11: 2, 12: 3, 13: 4, 14: 3, 15: 2, 16: 1, 17: 1},
+        specialty={
+            1: 2,
+            2: 1,
+            3: 3,
+            4: 5,
+            5: 7,
+            6: 2,
+            7: 4,
+            8: 3,
+            9: 1,
+            10: 4,
+            11: 2,
+            12: 3,
+            13: 4,
+            14: 3,
+            15: 2,
+            16: 1,
+            17: 1,
+        },
         ages={24: 1, 25: 7, 26: 12, 27: 11, 28: 7, 29: 5, 30: 2, 32: 1, 34: 1, 38: 1},
         agree={"value_distinct": 45, "value_mentee": 22, "value_mentor": 25},
         informal_yes=0,
         # 48 people ticking reasons 1..6 = 30, 9, 12, 5, 4, 3 times; everybody ticks at least one.
-        reason_sets={(1,): 18, (1, 2): 4, (1, 3): 5, (1, 4): 2, (1, 6): 1, (2,): 4, (2, 3): 1,
-                     (3,): 5, (3, 4): 1, (4,): 2, (5,): 3, (5, 6): 1, (6,): 1},
+        reason_sets={
+            (1,): 18,
+            (1, 2): 4,
+            (1, 3): 5,
+            (1, 4): 2,
+            (1, 6): 1,
+            (2,): 4,
+            (2, 3): 1,
+            (3,): 5,
+            (3, 4): 1,
+            (4,): 2,
+            (5,): 3,
+            (5, 6): 1,
+            (6,): 1,
+        },
     ),
     "informal": CohortPlan(
         size=17,
@@ -400,13 +447,50 @@ VALUE_MENTEE_NON_MENTOR_DRIFT_PER_YEAR = 0.015
 WORTHWHILE_AGREE = 0.74
 MENTOR_AGAIN_WEIGHTS = {"yes": 0.83, "no": 0.08, "unsure": 0.09}
 REASON_PROBABILITY = {1: 0.62, 2: 0.19, 3: 0.25, 4: 0.10, 5: 0.08, 6: 0.06}
-SPECIALTY_WEIGHTS = {1: 5, 2: 2, 3: 7, 4: 8, 5: 14, 6: 3, 7: 6, 8: 5, 9: 2,
-                     10: 10, 11: 5, 12: 4, 13: 6, 14: 5, 15: 3, 16: 2, 17: 3}
-AGE_WEIGHTS = {24: 2, 25: 12, 26: 22, 27: 20, 28: 13, 29: 8, 30: 6, 31: 4, 32: 3,
-               33: 2, 34: 2, 35: 1, 36: 1, 38: 1, 40: 1}
+SPECIALTY_WEIGHTS = {
+    1: 5,
+    2: 2,
+    3: 7,
+    4: 8,
+    5: 14,
+    6: 3,
+    7: 6,
+    8: 5,
+    9: 2,
+    10: 10,
+    11: 5,
+    12: 4,
+    13: 6,
+    14: 5,
+    15: 3,
+    16: 2,
+    17: 3,
+}
+AGE_WEIGHTS = {
+    24: 2,
+    25: 12,
+    26: 22,
+    27: 20,
+    28: 13,
+    29: 8,
+    30: 6,
+    31: 4,
+    32: 3,
+    33: 2,
+    34: 2,
+    35: 1,
+    36: 1,
+    38: 1,
+    40: 1,
+}
 V1_GENDER_WEIGHTS = {"female": 0.52, "male": 0.45, "prefer_not": 0.03}
-V2_GENDER_WEIGHTS = {"female": 0.51, "male": 0.42, "nonbinary": 0.02, "self_describe": 0.01,
-                     "prefer_not": 0.04}
+V2_GENDER_WEIGHTS = {
+    "female": 0.51,
+    "male": 0.42,
+    "nonbinary": 0.02,
+    "self_describe": 0.01,
+    "prefer_not": 0.04,
+}
 HAD_MENTOR_WEIGHTS = {"yes": 0.55, "no": 0.35, "not_sure": 0.10}
 MENTEES_WEIGHTS = {"1": 35, "2": 40, "3": 17, "4": 6, "5": 2}
 
@@ -414,19 +498,84 @@ MENTEES_WEIGHTS = {"1": 35, "2": 40, "3": 17, "4": 6, "5": 2}
 # Fake identities and free text
 # --------------------------------------------------------------------------------------------------
 
-FIRST_NAMES = ["Alex", "Amara", "Ben", "Carmen", "Chloe", "Daniel", "Elena", "Farah", "Gabriel",
-               "Hana", "Isaac", "Jamal", "Julia", "Kenji", "Laura", "Leah", "Marco", "Maya", "Nadia",
-               "Noah", "Olivia", "Omar", "Priya", "Rafael", "Rosa", "Samuel", "Sofia", "Tariq",
-               "Uma", "Victor", "Wen", "Yusuf", "Zoe"]
-LAST_NAMES = ["Adams", "Baker", "Chen", "Diaz", "Evans", "Fischer", "Garcia", "Haddad", "Ito",
-              "Johnson", "Kim", "Lopez", "Miller", "Nguyen", "Okafor", "Patel", "Quinn", "Rossi",
-              "Schmidt", "Singh", "Tanaka", "Usman", "Vargas", "Walsh", "Xu", "Young", "Zimmerman"]
+FIRST_NAMES = [
+    "Alex",
+    "Amara",
+    "Ben",
+    "Carmen",
+    "Chloe",
+    "Daniel",
+    "Elena",
+    "Farah",
+    "Gabriel",
+    "Hana",
+    "Isaac",
+    "Jamal",
+    "Julia",
+    "Kenji",
+    "Laura",
+    "Leah",
+    "Marco",
+    "Maya",
+    "Nadia",
+    "Noah",
+    "Olivia",
+    "Omar",
+    "Priya",
+    "Rafael",
+    "Rosa",
+    "Samuel",
+    "Sofia",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wen",
+    "Yusuf",
+    "Zoe",
+]
+LAST_NAMES = [
+    "Adams",
+    "Baker",
+    "Chen",
+    "Diaz",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Haddad",
+    "Ito",
+    "Johnson",
+    "Kim",
+    "Lopez",
+    "Miller",
+    "Nguyen",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Singh",
+    "Tanaka",
+    "Usman",
+    "Vargas",
+    "Walsh",
+    "Xu",
+    "Young",
+    "Zimmerman",
+]
 CAMPUS_LATITUDE, CAMPUS_LONGITUDE = 41.5045, -81.6086
 
-OTHER_SPECIALTY_TEXTS = ["Physical Medicine and Rehabilitation", "Radiation Oncology",
-                         "Preventive Medicine", "Nuclear Medicine", "Medical Genetics"]
-OTHER_REASON_TEXTS = ["Away rotations all spring, so I could not commit",
-                      "Research year off campus", "Was already tutoring, and that filled my week"]
+OTHER_SPECIALTY_TEXTS = [
+    "Physical Medicine and Rehabilitation",
+    "Radiation Oncology",
+    "Preventive Medicine",
+    "Nuclear Medicine",
+    "Medical Genetics",
+]
+OTHER_REASON_TEXTS = [
+    "Away rotations all spring, so I could not commit",
+    "Research year off campus",
+    "Was already tutoring, and that filled my week",
+]
 SELF_DESCRIBED_GENDERS = ["Genderqueer", "Agender"]
 PLAIN_COMMENTS = [
     "My mentor made the first year much less overwhelming.",
@@ -458,9 +607,7 @@ def _phone_comment(rng: random.Random) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def write_demo_data(
-    data_dir: Path, years: Iterable[int] = range(2016, 2026), seed: int = 2019
-) -> list[Path]:
+def write_demo_data(data_dir: Path, years: Iterable[int] = range(2016, 2026), seed: int = 2019) -> list[Path]:
     """Write demo deliveries to data_dir/landing and class sizes to data_dir/reference/class_sizes.csv;
     return the delivery paths.
 
@@ -625,10 +772,12 @@ def _earlier_copies(respondents: list[Response], how_many: int, rng: random.Rand
     for kept in rng.sample(clean, how_many):
         started = kept.started - timedelta(hours=rng.randint(3, 96))
         ended = started + timedelta(seconds=rng.randint(150, 900))
-        first_try = replace(kept.answers, value_mentee=3 if _agrees(kept.answers.value_mentee) else 4,
-                            comments=None)
-        copies.append(replace(kept, started=started, ended=ended, recorded=ended,
-                              answers=first_try, bad_cells={}))
+        first_try = replace(
+            kept.answers, value_mentee=3 if _agrees(kept.answers.value_mentee) else 4, comments=None
+        )
+        copies.append(
+            replace(kept, started=started, ended=ended, recorded=ended, answers=first_try, bad_cells={})
+        )
     return copies
 
 
@@ -654,8 +803,13 @@ def _likert_values(n_agree: int, n_total: int) -> list[int]:
     strongly_disagree = n_other // 6
     disagree = (n_other - strongly_disagree) // 2
     neither = n_other - strongly_disagree - disagree
-    return ([5] * strongly_agree + [4] * (n_agree - strongly_agree)
-            + [3] * neither + [2] * disagree + [1] * strongly_disagree)
+    return (
+        [5] * strongly_agree
+        + [4] * (n_agree - strongly_agree)
+        + [3] * neither
+        + [2] * disagree
+        + [1] * strongly_disagree
+    )
 
 
 def _reference_respondent_answers(rng: random.Random) -> list[Answers]:
@@ -806,7 +960,8 @@ def _apply_bad_cells(respondents: list[Response], bad_cells: Iterable[BadCell], 
     """Put each bad cell on its own respondent, chosen at random among those allowed to carry it."""
     for bad in bad_cells:
         carriers = [
-            r for r in respondents
+            r
+            for r in respondents
             if not r.bad_cells and (bad.carrier == "any" or _cohort_of(r.answers) == bad.carrier)
         ]
         carrier = rng.choice(carriers)

@@ -136,9 +136,7 @@ def render_text_summary(context: Mapping[str, Any], attachment_name: str = "") -
     )
     meta = context["meta"]
     lines += [""]
-    lines += _wrap(
-        f"Code version {meta['code_version']}; delivery SHA-256 {meta['source_sha256']}."
-    )
+    lines += _wrap(f"Code version {meta['code_version']}; delivery SHA-256 {meta['source_sha256']}.")
     return "\n".join(lines) + "\n"
 
 
