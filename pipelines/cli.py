@@ -63,6 +63,7 @@ def run(years: tuple[int, ...]) -> None:
     failed = _print_outcomes(outcomes)
     reports = root / "reports"
     click.echo(f"Reports: {reports}/<year>/report.html")
+    click.echo(f"Detailed log: {runner.run_log_path()}")
     if failed:
         _fail(
             f"{failed} of {len(outcomes)} survey year(s) failed; the warehouse keeps their previous state.", 1

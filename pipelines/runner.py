@@ -6,6 +6,7 @@ DAGSTER_HOME) shows every run the command made, with its lineage and metadata.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
@@ -108,16 +109,29 @@ def run_job(
     )
     job = defs.resolve_job_def(job_name)
     outcomes = []
+    log_path = run_log_path()
     for year in sorted(years):
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=str(year),
-            raise_on_error=False,
-            run_config={**QUIET_LOGS, **(extra_config or {})},
-        )
+        # dagster-dbt echoes every dbt log line to stdout; the analyst gets a summary, the file the rest
+        # (the same lines are in the run's compute logs in the UI).
+        with log_path.open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=str(year),
+                raise_on_error=False,
+                run_config={**QUIET_LOGS, **(extra_config or {})},
+            )
         message = "done" if result.success else _failure_message(result)
         outcomes.append(YearOutcome(year, "", result.success, message, result.run_id))
     return outcomes
+
+
+def run_log_path() -> Path:
+    """The file that collects the detailed output (dbt's log lines) of today's runs."""
+    from datetime import date
+
+    logs = data_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"ssm-{date.today():%Y-%m-%d}.log"
 
 
 def root() -> Path:

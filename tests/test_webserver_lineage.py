@@ -3,6 +3,7 @@ delivery file to the e-mail, and the materialisations the pipeline recorded."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import subprocess
 import sys
@@ -112,7 +113,7 @@ def test_one_lineage_from_delivery_to_email(webserver: str) -> None:
         "report/yearly_report",
         "report/report_email",
     ]
-    for upstream, downstream_key in zip(chain, chain[1:], strict=False):
+    for upstream, downstream_key in itertools.pairwise(chain):
         assert path_between(upstream, downstream_key) is not None, (upstream, downstream_key)
     keys = {"/".join(n["assetKey"]["path"]) for n in nodes}
     for mart in (

@@ -5,7 +5,7 @@ with respondents as (
 ),
 
 specialties as (
-    select * from {{ ref('specialties') }}
+    select * from {{ ref('specialty_codes') }}
 ),
 
 assigned as (

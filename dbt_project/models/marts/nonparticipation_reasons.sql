@@ -6,7 +6,7 @@ with non_mentors as (
 ),
 
 reasons as (
-    select * from {{ ref('nonparticipation_reasons') }}
+    select * from {{ ref('reason_codes') }}
 ),
 
 funnel as (
