@@ -7,6 +7,7 @@ from pipelines.defs.ingest import assets as ingest_assets
 from pipelines.defs.ingest import checks as ingest_checks
 from pipelines.defs.ingest import sensors as ingest_sensors
 from pipelines.defs.report import assets as report_assets
+from pipelines.defs.report import schedules as report_schedules
 from pipelines.defs.transform import assets as transform_assets
 
 defs = dg.Definitions.merge(
@@ -16,6 +17,7 @@ defs = dg.Definitions.merge(
         asset_checks=dg.load_asset_checks_from_modules([ingest_checks]),
         jobs=jobs.JOBS,
         sensors=[ingest_sensors.landing_sensor],
+        schedules=[report_schedules.yearly_report_schedule],
         # One process for the whole run: DuckDB allows one writing process per file, and the default
         # multiprocess executor would open it from a process per step (see dagster.yaml for runs).
         executor=dg.in_process_executor,

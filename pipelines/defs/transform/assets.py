@@ -28,7 +28,6 @@ class SchemaQualifiedTranslator(DagsterDbtTranslator):
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=SchemaQualifiedTranslator(),
     partitions_def=survey_years,
-    backfill_policy=dg.BackfillPolicy.multi_run(1),
     pool=WAREHOUSE_POOL,
 )
 def ssm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
