@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,6 +102,10 @@ def run_job(
     job_name: str, years: list[int], instance: dg.DagsterInstance, extra_config: dict | None = None
 ) -> list[YearOutcome]:
     """Run one job per survey year, oldest first, and say what happened to each."""
+    # Dagster's notices that an API is in preview (partitioned asset checks) are for the developers,
+    # who see them in the tests; the analyst running `ssm` cannot act on them.
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from pipelines.definitions import defs  # imported here: loading the definitions takes seconds
 
     instance.add_dynamic_partitions(

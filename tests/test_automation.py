@@ -18,7 +18,9 @@ from tests.conftest import BuiltPipeline
 
 def _evaluate_sensor(built: BuiltPipeline, root: Path):
     with dg.DagsterInstance.from_config(str(built.dagster_home)) as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"survey": SurveyConfig(data_dir=str(root))})
+        context = dg.build_sensor_context(
+            instance=instance, resources={"survey": SurveyConfig(data_dir=str(root))}
+        )
         return landing_sensor(context)
 
 
@@ -27,7 +29,9 @@ def test_sensor_skips_when_everything_is_loaded(built_pipeline: BuiltPipeline) -
     assert isinstance(result, dg.SkipReason)
 
 
-def test_sensor_requests_a_new_year_once_the_file_has_settled(built_pipeline: BuiltPipeline, tmp_path: Path) -> None:
+def test_sensor_requests_a_new_year_once_the_file_has_settled(
+    built_pipeline: BuiltPipeline, tmp_path: Path
+) -> None:
     root = tmp_path / "data"
     shutil.copytree(built_pipeline.root / "landing", root / "landing")
     shutil.copy(built_pipeline.root / "warehouse.duckdb", root / "warehouse.duckdb")
@@ -35,7 +39,9 @@ def test_sensor_requests_a_new_year_once_the_file_has_settled(built_pipeline: Bu
     new_file = root / "landing" / "ssm_survey_2022.csv"
     shutil.copy(tmp_path / "new" / "landing" / "ssm_survey_2022.csv", new_file)
 
-    assert isinstance(_evaluate_sensor(built_pipeline, root), dg.SkipReason)  # still being copied (fresh mtime)
+    assert isinstance(
+        _evaluate_sensor(built_pipeline, root), dg.SkipReason
+    )  # still being copied (fresh mtime)
     settled = datetime.now().timestamp() - 120
     os.utime(new_file, (settled, settled))
     result = _evaluate_sensor(built_pipeline, root)
@@ -46,7 +52,9 @@ def test_sensor_requests_a_new_year_once_the_file_has_settled(built_pipeline: Bu
 
 def test_yearly_schedule_requests_the_newest_year(built_pipeline: BuiltPipeline) -> None:
     with dg.DagsterInstance.from_config(str(built_pipeline.dagster_home)) as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 7, 1, 8))
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=datetime(2026, 7, 1, 8)
+        )
         request = yearly_report_schedule(context)
     assert isinstance(request, dg.RunRequest)
     assert request.partition_key == "2021"

@@ -17,8 +17,6 @@ from pipelines.lib import warehouse
 from pipelines.lib.mail import SmtpSettings
 from pipelines.project import dbt_project
 
-DEMO_SALT_NOTICE = "demo salt: not for real survey data"
-
 
 def env_or(name: str, default: str = "") -> dg.EnvVar | str:
     """An EnvVar when the variable is set where the definitions load, else the default."""

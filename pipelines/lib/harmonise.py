@@ -138,7 +138,7 @@ def _check_values_fit(frame: pd.DataFrame, instrument: Instrument, coding: str, 
             )
 
 
-def _metadata(frame: pd.DataFrame, instrument: Instrument, coding: str, issues: _Issues) -> pd.DataFrame:
+def _metadata(frame: pd.DataFrame, instrument: Instrument, coding: str) -> pd.DataFrame:
     meta = pd.DataFrame(index=frame.index)
     status, _ = _decode_choice(
         frame[instrument.metadata["status"].column], instrument.metadata["status"], coding
@@ -336,7 +336,7 @@ def harmonise(table: RawTable, survey_year: int, salt: str) -> HarmonisedDeliver
     coding = _detect_coding(frame, instrument)
     _check_values_fit(frame, instrument, coding, table.file_name)
     issues = _Issues()
-    meta = _metadata(frame, instrument, coding, issues)
+    meta = _metadata(frame, instrument, coding)
     _check_year(meta, survey_year, table.file_name)
     consent_variable = instrument.variables["consent"]
     consent, _ = _decode_choice(frame[consent_variable.column], consent_variable, coding)

@@ -122,13 +122,17 @@ def match_instrument(columns: list[str], file_name: str) -> Instrument:
     )
 
 
-def read_delivery(path: Path) -> RawTable:
+def read_delivery(path: Path, name: str | None = None) -> RawTable:
     """Read one delivery file (Qualtrics CSV or Excel) into header and data rows.
+
+    Args:
+        path: the file to read.
+        name: the name to use in messages (the landing file name when reading its archived copy).
 
     Raises:
         DeliveryError: the file is empty, binary, not CSV/Excel, or matches no known instrument.
     """
-    file_name = path.name
+    file_name = name or path.name
     data = path.read_bytes()
     if not data.strip():
         raise DeliveryError(

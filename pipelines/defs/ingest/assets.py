@@ -2,6 +2,7 @@
 
 import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -176,10 +177,13 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
         raise dg.Failure(description=f"No delivery on record for survey year {year}.", allow_retries=False)
     sha256, file_name, archive_path = current
     try:
-        table = read_delivery(_archived(archive_path, file_name))
+        if not Path(archive_path).exists():
+            raise DeliveryError(
+                file_name, f"is missing from the archive ({archive_path})", "Put it in landing/ again."
+            )
+        table = read_delivery(Path(archive_path), name=file_name)
         result = harmonise(table, year, salt)
     except DeliveryError as err:
-        err.file = file_name
         with warehouse.connect() as con:
             con.execute(
                 "update raw.deliveries set status = 'refused', status_message = ? where delivery_sha256 = ?",
@@ -237,14 +241,3 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
         asset_key=["raw", "data_quality_issues"],
         metadata={"dagster/row_count": len(issues), **{f"rule_{r}": int(n) for r, n in rules.items()}},
     )
-
-
-def _archived(archive_path: str, file_name: str):
-    from pathlib import Path
-
-    path = Path(archive_path)
-    if not path.exists():
-        raise DeliveryError(
-            file_name, f"is missing from the archive ({path})", "Put the file in landing/ again."
-        )
-    return path
