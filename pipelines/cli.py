@@ -132,8 +132,25 @@ def report(year: int, send: bool, force: bool) -> None:
         _fail(str(exc))
     failed = _print_outcomes(outcomes)
     click.echo(f"Report: {root / 'reports' / str(year) / 'report.html'}")
+    if send and not failed:
+        _print_deliveries(root, year)
     if failed:
         _fail("the report could not be made or sent; see above.", 1)
+
+
+def _print_deliveries(root: Path, year: int) -> None:
+    """Say where the year's report went on the latest send (or that it was already sent)."""
+    from pipelines.lib import warehouse
+
+    with warehouse.connect(root / "warehouse.duckdb", read_only=True, wait_seconds=10) as con:
+        rows = con.execute(
+            "select recipient, outcome, detail from ops.report_emails where survey_year = ? "
+            "and attempted_at = (select max(attempted_at) from ops.report_emails where survey_year = ?)",
+            [year, year],
+        ).fetchall()
+    for recipient, outcome, detail in rows:
+        click.echo(f"  {outcome}: {recipient} ({detail})")
+    click.echo("  (a report that already went to a recipient is not sent again; --force sends it anyway)")
 
 
 @main.command()
