@@ -42,7 +42,7 @@ class Variable:
         return list(self.columns) if self.kind == "multi_columns" else [self.column] if self.column else []
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Instrument:
     """One export layout of the survey (spec §3)."""
 

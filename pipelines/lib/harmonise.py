@@ -18,6 +18,7 @@ from pipelines.lib.errors import DeliveryError
 from pipelines.lib.privacy import hash_response_id, mask_series
 from pipelines.lib.readers import RawTable
 from schemas.instruments import Instrument, Variable, canonical
+from schemas.raw import raw_schema
 from schemas.responses import CHECK_RULES, HarmonisedResponses
 
 BUCKETS = ("preview", "incomplete", "no_consent", "duplicate", "rejected", "respondent")
@@ -94,6 +95,29 @@ def _decode_choice(column: pd.Series, variable: Variable, coding: str) -> tuple[
     values = keys.map(lookup)
     unknown = (column != "") & values.isna()
     return values.where(~unknown), unknown
+
+
+def _check_raw_shape(frame: pd.DataFrame, table: RawTable) -> None:
+    """Refuse a delivery whose columns or rows do not have the instrument's raw shape."""
+    try:
+        raw_schema(table.instrument).validate(frame.head(0), lazy=True)
+    except pa.errors.SchemaErrors as err:
+        missing = sorted(err.failure_cases["failure_case"].astype(str).unique())
+        raise DeliveryError(
+            table.file_name,
+            f"looks like survey version {table.instrument.name} but lacks the column(s) {', '.join(missing)}",
+            "Export the full survey (all questions and metadata) from Qualtrics and replace the file.",
+            row=1,
+        ) from None
+    header = list(table.columns)
+    for row in table.rows:
+        if list(row.cells[: len(header)]) == header:
+            raise DeliveryError(
+                table.file_name,
+                "repeats its header row inside the data (two exports pasted together?)",
+                "Keep one export per file: remove the second set of header rows, or export again.",
+                row=row.row_number,
+            )
 
 
 def _detect_coding(frame: pd.DataFrame, instrument: Instrument) -> str:
@@ -333,6 +357,7 @@ def harmonise(table: RawTable, survey_year: int, salt: str) -> HarmonisedDeliver
     """
     instrument = table.instrument
     frame, wrong_width = _cells_frame(table)
+    _check_raw_shape(frame, table)
     coding = _detect_coding(frame, instrument)
     _check_values_fit(frame, instrument, coding, table.file_name)
     issues = _Issues()

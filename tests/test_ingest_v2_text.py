@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import pandas as pd
@@ -13,65 +11,21 @@ from pipelines.lib.errors import DeliveryError
 from pipelines.lib.harmonise import harmonise
 from pipelines.lib.privacy import EMAIL_MASK, PHONE_MASK
 from pipelines.lib.readers import read_delivery
-
-V2_META = [
-    "StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished", "RecordedDate",
-    "ResponseId", "RecipientLastName", "RecipientFirstName", "RecipientEmail", "ExternalReference",
-    "LocationLatitude", "LocationLongitude", "DistributionChannel", "UserLanguage",
-]  # fmt: skip
-V2_QUESTIONS = [
-    "consent", "gender", "gender_4_TEXT", "age", "specialty", "specialty_17_TEXT", "mentor_formal",
-    "mentor_informal", "had_student_mentor", "SSM_value_1", "SSM_value_2", "SSM_value_3", "mentor_again",
-    "mentor_worthwhile", "mentees_count", "nonpart_reasons", "nonpart_reasons_6_TEXT", "comments",
-]  # fmt: skip
-REASON_1 = "Not enough time (clinical, research, or personal commitments)"
-
-
-def v2_row(
-    response_id: str,
-    recorded: str = "2022-04-01 10:00:00",
-    status: str = "IP Address",
-    progress: str = "100",
-    finished: str = "True",
-    channel: str = "anonymous",
-    **answers: str,
-) -> list[str]:
-    meta = {
-        "StartDate": recorded, "EndDate": recorded, "Status": status, "IPAddress": "10.0.0.1",
-        "Progress": progress, "Duration (in seconds)": "300", "Finished": finished, "RecordedDate": recorded,
-        "ResponseId": response_id, "RecipientLastName": "Doe", "RecipientFirstName": "Jane",
-        "RecipientEmail": "jane@example.edu", "ExternalReference": "", "LocationLatitude": "41.1",
-        "LocationLongitude": "-81.1", "DistributionChannel": channel, "UserLanguage": "EN",
-    }  # fmt: skip
-    base = {"consent": "Yes", "gender": "Woman", "age": "27", "specialty": "Pediatrics", "mentor_formal": "No",
-            "mentor_informal": "No", "had_student_mentor": "Yes", "SSM_value_1": "Strongly agree",
-            "SSM_value_2": "Somewhat agree", "SSM_value_3": "Somewhat disagree"}  # fmt: skip
-    base.update(answers)
-    return [meta[c] for c in V2_META] + [base.get(c, "") for c in V2_QUESTIONS]
-
-
-def write_v2(path: Path, rows: list[list[str]]) -> Path:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    columns = V2_META + V2_QUESTIONS
-    writer.writerow(columns)
-    writer.writerow([f"question {c}" for c in columns])
-    writer.writerow([f'{{"ImportId":"{c}"}}' for c in columns])
-    writer.writerows(rows)
-    path.write_text(buffer.getvalue(), encoding="utf-8")
-    return path
+from tests.deliveries import REASON_1, v2_row, write_v2
 
 
 @pytest.fixture
 def v2_delivery(tmp_path: Path) -> Path:
     rows = [
-        v2_row("R_1"),  # row 4: respondent, non-mentor
+        v2_row("R_1", nonpart_reasons=""),  # row 4: respondent, non-mentor
         v2_row("R_2", status="Survey Preview"),  # row 5: preview
         v2_row("R_3", channel="test"),  # row 6: preview (distribution channel)
         v2_row("R_4", progress="60", finished="False"),  # row 7: incomplete
         v2_row("R_5", consent="No"),  # row 8: no_consent
         v2_row("R_6", recorded="2022-04-02 09:00:00"),  # row 9: duplicate (earlier copy of R_6)
-        v2_row("R_6", recorded="2022-04-03 09:00:00", mentor_formal="Yes"),  # row 10: respondent (latest)
+        v2_row(
+            "R_6", recorded="2022-04-03 09:00:00", mentor_formal="Yes", nonpart_reasons=""
+        ),  # row 10: respondent (latest)
         v2_row(""),  # row 11: rejected (no ResponseId)
         v2_row("R_7", age="twenty six", nonpart_reasons=f"{REASON_1},Was not aware of the program"),  # row 12
         v2_row(
