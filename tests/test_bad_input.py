@@ -88,7 +88,9 @@ def test_v1_header_with_v2_values(tmp_path: Path) -> None:
     v2_values = [v2_row(f"R_{i}")[: len(V1_COLUMNS)] for i in range(5)]
     path = tmp_path / "ssm_survey_2018.csv"
     path.write_text(csv_text(v1_headers(), v2_values), encoding="utf-8")
-    assert_refused(validate(path), "ssm_survey_2018.csv, row 3, column V7: has values that do not fit its v1 header")
+    assert_refused(
+        validate(path), "ssm_survey_2018.csv, row 3, column V7: has values that do not fit its v1 header"
+    )
 
 
 def test_duplicate_header_rows(tmp_path: Path) -> None:
@@ -105,8 +107,12 @@ def test_zip_renamed_xlsx(tmp_path: Path) -> None:
 
 
 def test_mislabelled_year(tmp_path: Path) -> None:
-    path = write_v1(tmp_path / "ssm_survey_2019.csv", [v1_row(f"R_{i}", end="2018-04-02 09:00:00") for i in range(6)])
-    assert_refused(validate(path), "is named for survey year 2019, but 6 of 6 responses were recorded in 2018")
+    path = write_v1(
+        tmp_path / "ssm_survey_2019.csv", [v1_row(f"R_{i}", end="2018-04-02 09:00:00") for i in range(6)]
+    )
+    assert_refused(
+        validate(path), "is named for survey year 2019, but 6 of 6 responses were recorded in 2018"
+    )
 
 
 @pytest.mark.parametrize("name", ["survey_2019.csv", "ssm_survey_19.csv"])
