@@ -14,5 +14,16 @@
     end
 {%- endmacro %}
 
-{% macro wilson_low(successes, n) %}{{ wilson_bound(successes, n, '-') }}{% endmacro %}
-{% macro wilson_high(successes, n) %}{{ wilson_bound(successes, n, '+') }}{% endmacro %}
+{#- At x = 0 and x = n the bounds are exactly 0 and 1 in arithmetic, but floating point can land a
+    hair outside [0, 1] (0.9999999999999999 < p = 1); clamp so that ci_low <= p <= ci_high holds. -#}
+{% macro wilson_low(successes, n) -%}
+    case when {{ n }} > 0 then
+        greatest(0.0, least({{ wilson_bound(successes, n, '-') }}, {{ successes }}::double / {{ n }}))
+    end
+{%- endmacro %}
+
+{% macro wilson_high(successes, n) -%}
+    case when {{ n }} > 0 then
+        least(1.0, greatest({{ wilson_bound(successes, n, '+') }}, {{ successes }}::double / {{ n }}))
+    end
+{%- endmacro %}

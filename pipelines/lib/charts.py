@@ -155,7 +155,8 @@ def _draw_value_items(figure: Figure, data: Mapping[str, Any]) -> None:
             bars = axes.errorbar(
                 [value],
                 [y],
-                xerr=[[value - low], [high - value]],
+                # an interval touching 0 or 1 can sit a rounding error inside the point
+                xerr=[[max(0.0, value - low)], [max(0.0, high - value)]],
                 fmt=style["marker"],
                 color=style["color"],
                 markerfacecolor=style["markerfacecolor"],
