@@ -9,12 +9,13 @@ from pipelines.defs.ingest import sensors as ingest_sensors
 from pipelines.defs.report import assets as report_assets
 from pipelines.defs.report import schedules as report_schedules
 from pipelines.defs.transform import assets as transform_assets
+from pipelines.defs.transform import checks as transform_checks
 
 defs = dg.Definitions.merge(
     resources.defs(),
     dg.Definitions(
         assets=dg.load_assets_from_modules([ingest_assets, transform_assets, report_assets]),
-        asset_checks=dg.load_asset_checks_from_modules([ingest_checks]),
+        asset_checks=dg.load_asset_checks_from_modules([ingest_checks, transform_checks]),
         jobs=jobs.JOBS,
         sensors=[ingest_sensors.landing_sensor],
         schedules=[report_schedules.yearly_report_schedule],

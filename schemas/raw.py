@@ -19,7 +19,9 @@ def raw_schema(instrument: Instrument) -> pa.DataFrameSchema:
     """The raw shape of one instrument version: its known columns, all text, possibly empty."""
     return pa.DataFrameSchema(
         columns={
-            column: pa.Column(str, nullable=True, required=True, description=f"{instrument.name} export column")
+            column: pa.Column(
+                str, nullable=True, required=True, description=f"{instrument.name} export column"
+            )
             for column in sorted(instrument.known_columns())
         },
         strict=False,

@@ -20,7 +20,9 @@ MARTS = ("response_funnel", "metric_summary", "cohort_comparisons", "nonparticip
 
 def snapshot(root: Path) -> dict[str, list[tuple]]:
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
-        tables = {f"marts.{t}": con.execute(f"select * from marts.{t} order by all").fetchall() for t in MARTS}
+        tables = {
+            f"marts.{t}": con.execute(f"select * from marts.{t} order by all").fetchall() for t in MARTS
+        }
         tables["raw.responses"] = con.execute("select * from raw.responses order by all").fetchall()
         return tables
 

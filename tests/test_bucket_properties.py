@@ -44,7 +44,9 @@ def make_row(kind: str, index: int, text: str) -> list[str]:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=40),
-    text=st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"), max_size=30),
+    text=st.text(
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"), max_size=30
+    ),
 )
 def test_every_row_in_exactly_one_bucket(kinds: list[str], text: str) -> None:
     rows = [make_row(kind, i, text) for i, kind in enumerate(kinds)]

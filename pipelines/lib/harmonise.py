@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipelines.lib.errors import DeliveryError
-from pipelines.lib.privacy import hash_response_id, mask_series
+from pipelines.lib.privacy import hash_response_id, mask_contacts, mask_series
 from pipelines.lib.readers import RawTable
 from schemas.instruments import Instrument, Variable, canonical
 from schemas.raw import raw_schema
@@ -59,7 +59,10 @@ class _Issues:
         self.rows: list[tuple[int, str, str, str]] = []
 
     def add(self, row_numbers: pd.Series, column: str, values: pd.Series, rule: str) -> None:
-        self.rows.extend((int(r), column, str(v), rule) for r, v in zip(row_numbers, values, strict=True))
+        # A bad cell can hold anything a respondent typed; it is kept as evidence, minus contact details.
+        self.rows.extend(
+            (int(r), column, mask_contacts(str(v)), rule) for r, v in zip(row_numbers, values, strict=True)
+        )
 
     def frame(self) -> pd.DataFrame:
         issues = pd.DataFrame(self.rows, columns=list(ISSUE_COLUMNS))

@@ -12,6 +12,8 @@ final as (
         age,
         specialty_code as specialty,
         specialty_group,
+        mentor_formal,
+        mentor_informal,
         had_student_mentor,
         value_distinct,
         value_mentee,

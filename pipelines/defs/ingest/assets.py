@@ -237,7 +237,14 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
             **{f"bucket_{name}": n for name, n in counts.items()},
         },
     )
+    first_issues = result.issues.head(5).rename(columns={"column_name": "column"})
     yield dg.MaterializeResult(
         asset_key=["raw", "data_quality_issues"],
-        metadata={"dagster/row_count": len(issues), **{f"rule_{r}": int(n) for r, n in rules.items()}},
+        metadata={
+            "dagster/row_count": len(issues),
+            **{f"rule_{r}": int(n) for r, n in rules.items()},
+            "first_issues": dg.MetadataValue.md(
+                first_issues.to_markdown(index=False) if len(first_issues) else "none"
+            ),
+        },
     )
