@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -49,7 +50,8 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             monkeypatch.setenv(key, value)
     (root / "landing").mkdir(parents=True)
     (root / "reference").mkdir()
-    (root / "reference" / "class_sizes.csv").write_text("survey_year,class_size\n2019,150\n")
+    # 2019 is missing on purpose: the year loads with no response rate and a warning, not a failure.
+    (root / "reference" / "class_sizes.csv").write_text("survey_year,class_size\n2018,178\n")
     return root
 
 
@@ -62,7 +64,13 @@ def test_supersede_refuse_and_reload(data_root: Path) -> None:
     others = [v1_row(f"R_{i}", end="2019-04-02 09:00:00") for i in range(12, 30)]
     first = land(data_root / "landing" / "ssm_survey_2019.csv", mentors + others, age_seconds=300)
     assert [o.succeeded for o in run_pending(data_root)] == [True]
-    assert snapshot(data_root)["marts.response_funnel"][0][:9] == (2019, 150, 30, 0, 0, 0, 0, 0, 30)
+    funnel = snapshot(data_root)["marts.response_funnel"][0]
+    assert funnel[:9] == (2019, None, 30, 0, 0, 0, 0, 0, 30) and funnel[9] is None  # no class size, no rate
+    (warning,) = runner.instance().event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["marts", "response_funnel"]), "class_size_on_record"), limit=1
+    )
+    assert not warning.evaluation.passed and warning.evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert "No class size for 2019" in warning.evaluation.description
 
     # The same file again: nothing is pending, nothing runs.
     assert runner.pending_years(data_root) == {}
