@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,23 @@ def pipeline_env(root: Path) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def pipeline_environment(root: Path) -> Iterator[None]:
+    """Point the pipeline's variables at root for in-process runs, and restore them afterwards."""
+    names = ("SSM_DATA_DIR", "SSM_RESPONSE_SALT", "DAGSTER_HOME")
+    saved = {name: os.environ.get(name) for name in names}
+    target = pipeline_env(root)
+    os.environ.update({name: target[name] for name in names})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def built_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltPipeline]:
     """Run the survey-year job in-process for BUILT_YEARS on a fresh data folder."""
@@ -50,15 +68,7 @@ def built_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltPi
     from pipelines.lib.demo import write_demo_data
 
     root = tmp_path_factory.mktemp("built") / "data"
-    saved = {k: os.environ.get(k) for k in ("SSM_DATA_DIR", "SSM_RESPONSE_SALT", "DAGSTER_HOME")}
-    os.environ.update(pipeline_env(root))
-    try:
+    with pipeline_environment(root):
         write_demo_data(root, years=BUILT_YEARS)
         outcomes = runner.run_job("survey_year_job", list(BUILT_YEARS), runner.instance())
         yield BuiltPipeline(root=root, dagster_home=root / "dagster_home", outcomes=outcomes)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

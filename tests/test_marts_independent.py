@@ -8,7 +8,6 @@ Tolerances: 1e-9 for proportions, ratios, intervals and SMD; 1e-6 for p-values (
 from __future__ import annotations
 
 import math
-import os
 import random
 from dataclasses import dataclass, field
 
@@ -20,7 +19,7 @@ from statsmodels.stats.contingency_tables import Table, Table2x2
 from statsmodels.stats.proportion import proportion_confint
 
 from pipelines import runner
-from tests.conftest import pipeline_env
+from tests.conftest import pipeline_environment
 from tests.deliveries import REASON_1, csv_text, v1_headers, v1_row, v2_headers, v2_row
 
 Z = 1.959963984540054
@@ -166,19 +165,8 @@ def built(tmp_path_factory: pytest.TempPathFactory):
             ]
             text = csv_text(v2_headers(), rows)
         (root / "landing" / f"ssm_survey_{year}.csv").write_text(text, encoding="utf-8")
-    saved = {
-        k: __import__("os").environ.get(k) for k in pipeline_env(root) if k.startswith(("SSM_", "DAGSTER_"))
-    }
-
-    os.environ.update({k: v for k, v in pipeline_env(root).items() if k.startswith(("SSM_", "DAGSTER_"))})
-    try:
+    with pipeline_environment(root):
         outcomes = runner.run_job("survey_year_job", sorted(years), runner.instance())
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     assert all(o.succeeded for o in outcomes), [o.message for o in outcomes]
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     yield years, con

@@ -122,6 +122,16 @@ def _check_count(name: str, value: int) -> int:
     return int(value)
 
 
+def _check_two_shares(x1: int, n1: int, x2: int, n2: int) -> tuple[int, int, int, int]:
+    """Validate two numerator/denominator pairs: whole, non-negative, numerators within denominators."""
+    checked = tuple(
+        _check_count(name, v) for name, v in zip(("x1", "n1", "x2", "n2"), (x1, n1, x2, n2), strict=True)
+    )
+    if checked[0] > checked[1] or checked[2] > checked[3]:
+        raise ValueError(f"numerator exceeds denominator: {x1}/{n1}, {x2}/{n2}")
+    return checked  # type: ignore[return-value]
+
+
 def _check_proportion(name: str, value: float) -> float:
     """Validate a proportion in [0, 1]."""
     out = float(value)
@@ -268,11 +278,7 @@ def fisher_two_years(x1: int, n1: int, x2: int, n2: int) -> float | None:
     Raises:
         ValueError: If a count is negative or a numerator exceeds its denominator.
     """
-    x1, n1, x2, n2 = (
-        _check_count(name, v) for name, v in zip(("x1", "n1", "x2", "n2"), (x1, n1, x2, n2), strict=True)
-    )
-    if x1 > n1 or x2 > n2:
-        raise ValueError(f"numerator exceeds denominator: {x1}/{n1}, {x2}/{n2}")
+    x1, n1, x2, n2 = _check_two_shares(x1, n1, x2, n2)
     if n1 == 0 or n2 == 0:
         return None
     return _fisher_p([[x1, n1 - x1], [x2, n2 - x2]])
@@ -429,11 +435,7 @@ def smd_binary_counts(x1: int, n1: int, x2: int, n2: int) -> float | None:
     Raises:
         ValueError: If a count is negative or a numerator exceeds its denominator.
     """
-    x1, n1, x2, n2 = (
-        _check_count(name, v) for name, v in zip(("x1", "n1", "x2", "n2"), (x1, n1, x2, n2), strict=True)
-    )
-    if x1 > n1 or x2 > n2:
-        raise ValueError(f"numerator exceeds denominator: {x1}/{n1}, {x2}/{n2}")
+    x1, n1, x2, n2 = _check_two_shares(x1, n1, x2, n2)
     if n1 == 0 or n2 == 0:
         return None
     return smd_binary(x1 / n1, x2 / n2)
