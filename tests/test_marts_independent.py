@@ -406,3 +406,40 @@ def test_metric_trends_and_trend_tests(built) -> None:
             assert close(abs(row["z"]), abs(z), 1e-9) and close(
                 row["p_value"], 2 * stats.norm.sf(abs(z)), 1e-6
             )
+
+
+def test_smd_equals_tableone(built) -> None:
+    """SMD as the tableone package computes it (spec §8); tableone gives magnitudes, the mart a sign."""
+    import warnings
+
+    import pandas as pd
+    from tableone import TableOne
+
+    years, con = built
+    got = {
+        (r["survey_year"], r["characteristic"]): r["smd"]
+        for r in rows(con, "select * from marts.demographic_balance")
+    }
+    for year in (2019, 2020):  # the years with at least two members in each compared cohort
+        people = [p for p in years[year][0] if p.cohort in ("mentor", "non_mentor")]
+        frame = pd.DataFrame({"cohort": [p.cohort for p in people], "age": [p.age for p in people]})
+        checks = {"age": (frame, ["age"], [])}
+        gender = pd.DataFrame({"cohort": [p.cohort for p in people], "gender": [p.gender for p in people]})
+        checks["gender"] = (gender[gender["gender"].isin(["female", "male"])], ["gender"], ["gender"])
+        group = pd.DataFrame(
+            {
+                "cohort": [p.cohort for p in people],
+                "specialty_group": [SPECIALTY_GROUPS[p.specialty] for p in people],
+            }
+        )
+        checks["specialty_group"] = (
+            group[group["specialty_group"] != "not_matched"],
+            ["specialty_group"],
+            ["specialty_group"],
+        )
+        for characteristic, (data, columns, categorical) in checks.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table = TableOne(data, columns=columns, categorical=categorical, groupby="cohort", smd=True)
+            expected = float(table.smd_table["SMD (mentor,non_mentor)"].iloc[0])
+            assert close(abs(got[year, characteristic]), abs(expected), 1e-9), (year, characteristic)
