@@ -3,7 +3,8 @@
 {% macro cohort_table(cohort) %}
 with respondents as (
     select * from {{ ref('int_respondents_assigned_to_cohorts') }}
-    where cohort = '{{ cohort }}'
+    where {{ for_survey_year() }}
+    and cohort = '{{ cohort }}'
 ),
 
 final as (

@@ -2,6 +2,7 @@
 -- as a "yes" (agree = 4 or 5 on likert items; mentor_again: only "yes", unsure is not yes).
 with respondents as (
     select * from {{ ref('int_respondents_assigned_to_cohorts') }}
+    where {{ for_survey_year() }}
 ),
 
 unpivoted as (

@@ -1,7 +1,8 @@
 -- One row per respondent (bucket = respondent) with the cohort of spec §7 and the specialty group.
 with respondents as (
     select * from {{ ref('stg_ssm__responses') }}
-    where bucket = 'respondent'
+    where {{ for_survey_year() }}
+    and bucket = 'respondent'
 ),
 
 specialties as (

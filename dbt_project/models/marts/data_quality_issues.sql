@@ -1,10 +1,12 @@
 -- One row per bad cell of each year's current delivery (spec §5).
 with issues as (
     select * from {{ ref('stg_ssm__data_quality_issues') }}
+    where {{ for_survey_year() }}
 ),
 
 deliveries as (
     select * from {{ ref('stg_ssm__deliveries') }}
+    where {{ for_survey_year() }}
 ),
 
 final as (

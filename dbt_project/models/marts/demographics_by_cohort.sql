@@ -2,11 +2,13 @@
 -- the cohort members with a known value; for age the mean and sample SD (in value) of valid ages.
 with respondents as (
     select * from {{ ref('int_respondents_assigned_to_cohorts') }}
-    where cohort in ('mentor', 'non_mentor')
+    where {{ for_survey_year() }}
+    and cohort in ('mentor', 'non_mentor')
 ),
 
 funnel as (
     select survey_year from {{ ref('response_funnel') }}
+    where {{ for_survey_year() }}
 ),
 
 levels as (

@@ -2,10 +2,12 @@
 -- its Wilson interval. Denominator = cohort members who answered the item; 0 gives null figures.
 with answers as (
     select * from {{ ref('int_metric_answers_unpivoted') }}
+    where {{ for_survey_year() }}
 ),
 
 funnel as (
     select survey_year from {{ ref('response_funnel') }}
+    where {{ for_survey_year() }}
 ),
 
 metrics as (

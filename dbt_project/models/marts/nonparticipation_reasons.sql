@@ -2,7 +2,8 @@
 -- who ticked at least one reason.
 with non_mentors as (
     select * from {{ ref('int_respondents_assigned_to_cohorts') }}
-    where cohort = 'non_mentor'
+    where {{ for_survey_year() }}
+    and cohort = 'non_mentor'
 ),
 
 reasons as (
@@ -11,6 +12,7 @@ reasons as (
 
 funnel as (
     select survey_year from {{ ref('response_funnel') }}
+    where {{ for_survey_year() }}
 ),
 
 ticks as (

@@ -1,19 +1,23 @@
 -- One row per survey year: how the class became the analysed cohorts (spec §5, §7, §8).
 with deliveries as (
     select * from {{ ref('stg_ssm__deliveries') }}
-    where status = 'loaded'
+    where {{ for_survey_year() }}
+    and status = 'loaded'
 ),
 
 responses as (
     select * from {{ ref('stg_ssm__responses') }}
+    where {{ for_survey_year() }}
 ),
 
 respondents as (
     select * from {{ ref('int_respondents_assigned_to_cohorts') }}
+    where {{ for_survey_year() }}
 ),
 
 class_sizes as (
     select * from {{ ref('stg_ssm__class_sizes') }}
+    where {{ for_survey_year() }}
 ),
 
 buckets as (
