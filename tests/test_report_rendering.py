@@ -511,6 +511,14 @@ def test_zero_denominator_is_no_data(context: dict) -> None:
     assert not mentor_item["comparison"]["masked"]
 
 
+def test_no_data_cells_carry_the_reason(context: dict, report_html: str) -> None:
+    """Issue 4: a null figure comes with a visible reason, a footnote linked from every "no data" cell."""
+    assert context["any_no_data"]
+    assert 'id="fn-no-data"' in report_html and "the denominator is 0" in report_html
+    shown_no_data = report_html.count("no data<sup")
+    assert shown_no_data >= 1 and report_html.count('href="#fn-no-data"') >= shown_no_data
+
+
 def test_demographics(context: dict, report_html: str) -> None:
     gender = context["demographics"]["characteristics"][0]
     rows = {row["label"]: row["cells"] for row in gender["rows"]}

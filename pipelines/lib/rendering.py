@@ -8,7 +8,7 @@ printing an empty cell in a report to the dean.
 Context keys the templates read (all built by ``report_data.load_report_context``): ``title``,
 ``subtitle``, ``summary``, ``warnings``, ``key_findings``, ``population``, ``demographics``,
 ``value_items``, ``mentor_experience``, ``reasons``, ``trends``, ``data_quality``, ``methods``,
-``footnotes``, ``any_masked``, ``small_cell_min``, ``survey_year``, ``charts`` and ``meta``
+``footnotes``, ``any_masked``, ``any_no_data``, ``no_data_note``, ``small_cell_min``, ``survey_year``, ``charts`` and ``meta``
 (``code_version``, ``source_sha256``). Values are already formatted: a "cell" is a
 dict ``{"text", "masked", "no_data"}``, and the templates only print text and add the footnote marker.
 """

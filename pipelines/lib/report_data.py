@@ -372,16 +372,26 @@ def load_report_context(
         "meta": dict(meta),
     }
     context["charts"] = _chart_specs(context["chart_data"])
-    # The small-cell footnote is printed only when some marker points at it.
-    context["any_masked"] = any(_has_masked(value) for key, value in context.items() if key != "meta")
+    # Each footnote is printed only when some marker points at it.
+    shown = [value for key, value in context.items() if key != "meta"]
+    context["any_masked"] = any(_has_flag(value, "masked") for value in shown)
+    context["any_no_data"] = any(_has_flag(value, "no_data") for value in shown)
+    context["no_data_note"] = NO_DATA_NOTE
     return context
 
 
-def _has_masked(value: Any) -> bool:
+NO_DATA_NOTE = (
+    "No data: nobody in that group answered the question this year (the denominator is 0), so there is "
+    "nothing to compute. Questions asked of mentors only have no answers from non-mentors, and a group "
+    "with no members (for example no mentors in a year) has no figures."
+)
+
+
+def _has_flag(value: Any, flag: str) -> bool:
     if isinstance(value, Mapping):
-        return value.get("masked") is True or any(_has_masked(v) for v in value.values())
+        return value.get(flag) is True or any(_has_flag(v, flag) for v in value.values())
     if isinstance(value, list):
-        return any(_has_masked(v) for v in value)
+        return any(_has_flag(v, flag) for v in value)
     return False
 
 

@@ -1,7 +1,8 @@
 """Mentors vs non-mentors on the three value items: risk and odds ratios with intervals, Fisher's p.
 
 One row per survey year and metric. The statistics live in pipelines.lib.stats (scipy for Fisher's
-exact test); this model only feeds it the 2x2 tables that metric_summary already counted.
+exact test); this model only feeds it the 2x2 tables that metric_summary already counted. Loading a
+year computes that year only and keeps the other years' rows (pipelines.lib.year_scoped).
 """
 
 import pandas as pd
@@ -12,8 +13,16 @@ COMPARED_METRICS = ("value_distinct", "value_mentee", "value_mentor")
 def model(dbt, session):
     dbt.config(materialized="table")
     from pipelines.lib.stats import two_by_two
+    from pipelines.lib.year_scoped import combine, loaded_year, rows_of_other_years, years_to_compute
 
-    summary = dbt.ref("metric_summary").df()
+    year = loaded_year(dbt.config.get("survey_year"))
+    funnel = dbt.ref("response_funnel")
+    on_record = [int(y) for (y,) in funnel.project("survey_year").fetchall()]
+    kept = rows_of_other_years(session, dbt.this, year, on_record)
+    years = years_to_compute(year, kept, on_record)
+    summary = (
+        dbt.ref("metric_summary").filter(f"survey_year in ({', '.join(map(str, years)) or 'null'})").df()
+    )
     summary = summary[summary["metric_id"].isin(COMPARED_METRICS)]
     wide = summary.pivot_table(
         index=["survey_year", "metric_id"],
@@ -52,4 +61,5 @@ def model(dbt, session):
     frame = pd.DataFrame(rows, columns=columns)
     for column in columns[6:13]:
         frame[column] = frame[column].astype("float64")
-    return frame
+    frame = frame.astype({"survey_year": "int64", "zero_cell_corrected": "bool"})
+    return combine(kept, frame)

@@ -1,0 +1,60 @@
+"""Per-year work inside the dbt Python models of marts/across_years (issue 4: loading a year recomputes
+that year's rows, not every year's).
+
+dbt-duckdb 1.11 cannot run Python models incrementally here (docs/decisions.md), so these models stay
+tables, but they compute only the year being loaded and copy the other years' rows from the table as it
+stands. Without a year (a plain `dbt build`), every year is computed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def loaded_year(config_value: object) -> int | None:
+    """The survey year of this dbt invocation (dbt var survey_year, rendered into the model config)."""
+    if config_value is None or str(config_value).strip().lower() in ("", "none", "null"):
+        return None
+    return int(config_value)
+
+
+def rows_of_other_years(session, this, year: int | None, years_on_record: list[int]) -> pd.DataFrame | None:
+    """The table's current rows for every year on record except `year`; None when all must be computed.
+
+    Years no longer on record (none today, but a year could be withdrawn) are dropped, never copied.
+    """
+    if year is None:
+        return None
+    # fetchall, not fetchone: DuckDB 2 refuses new work on a connection with an unfinished result.
+    exists = session.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [this.schema, this.identifier],
+    ).fetchall()[0][0]
+    if not exists:
+        return None
+    others = [y for y in years_on_record if y != year]
+    if not others:
+        return session.sql(f"select * from {this!r} where false").df()
+    listed = ", ".join(str(int(y)) for y in others)
+    return session.sql(f"select * from {this!r} where survey_year in ({listed})").df()
+
+
+def years_to_compute(year: int | None, kept: pd.DataFrame | None, years_on_record: list[int]) -> list[int]:
+    """The years this invocation computes: the loaded year and any year on record the table lacks
+    (so a table that missed a year heals on the next load), or every year when nothing is kept."""
+    if kept is None:
+        return sorted(years_on_record)
+    have = set(kept["survey_year"].astype(int))
+    return sorted(y for y in years_on_record if y == year or y not in have)
+
+
+def combine(kept: pd.DataFrame | None, computed: pd.DataFrame) -> pd.DataFrame:
+    """The kept rows of the other years followed by the computed ones, in the computed frame's types."""
+    if kept is None or kept.empty:
+        return computed.reset_index(drop=True)
+    kept = kept[computed.columns].astype(computed.dtypes.to_dict())
+    return (
+        pd.concat([kept, computed], ignore_index=True)
+        .sort_values("survey_year", kind="stable")
+        .reset_index(drop=True)
+    )
