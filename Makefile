@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install demo test lint dev lock clean
+.PHONY: install chromium demo test lint dev lock clean
 
-install: $(STAMP)
+install: $(STAMP) chromium
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -16,6 +16,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
+
+## Debian's Chromium, which Playwright drives for the browser tests (it cannot download its own here).
+chromium:
+	@command -v chromium >/dev/null || { \
+		echo "Installing Debian's chromium (apt-get)"; \
+		SUDO="$$( [ $$(id -u) -eq 0 ] || echo sudo )"; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 ## Install, write the demonstration deliveries (2016-2025) and run the whole pipeline on them.
 demo: install
