@@ -61,6 +61,8 @@ def run(years: tuple[int, ...]) -> None:
     except WarehouseBusy as exc:
         _fail(str(exc))
     failed = _print_outcomes(outcomes)
+    for line in runner.alert_failed_runs(outcomes, runner.instance()):
+        click.echo(line)
     reports = root / "reports"
     click.echo(f"Reports: {reports}/<year>/report.html")
     click.echo(f"Detailed log: {runner.run_log_path()}")
@@ -131,6 +133,8 @@ def report(year: int, send: bool, force: bool) -> None:
     except WarehouseBusy as exc:
         _fail(str(exc))
     failed = _print_outcomes(outcomes)
+    for line in runner.alert_failed_runs(outcomes, runner.instance()):
+        click.echo(line)
     click.echo(f"Report: {root / 'reports' / str(year) / 'report.html'}")
     if send and not failed:
         _print_deliveries(root, year)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs import jobs, resources
+from pipelines.defs import alerts, jobs, resources
 from pipelines.defs.ingest import assets as ingest_assets
 from pipelines.defs.ingest import checks as ingest_checks
 from pipelines.defs.ingest import sensors as ingest_sensors
@@ -17,7 +17,7 @@ defs = dg.Definitions.merge(
         assets=dg.load_assets_from_modules([ingest_assets, transform_assets, report_assets]),
         asset_checks=dg.load_asset_checks_from_modules([ingest_checks, transform_checks]),
         jobs=jobs.JOBS,
-        sensors=[ingest_sensors.landing_sensor],
+        sensors=[ingest_sensors.landing_sensor, alerts.analyst_alert_sensor],
         schedules=[report_schedules.yearly_report_schedule],
         # One process for the whole run: DuckDB allows one writing process per file, and the default
         # multiprocess executor would open it from a process per step (see dagster.yaml for runs).

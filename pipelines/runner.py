@@ -74,22 +74,32 @@ def exclusive_run(root: Path) -> Iterator[None]:
 
 
 def _failure_message(result: dg.ExecuteInProcessResult) -> str:
-    messages = []
-    for event in result.all_events:
-        if event.event_type_value != "STEP_FAILURE":
-            continue
-        data = event.step_failure_data
-        if data.user_failure_data and data.user_failure_data.description:
-            messages.append(data.user_failure_data.description)
-        elif data.error:
-            error = data.error.cause or data.error
-            messages.append(f"{event.step_key}: {error.message.strip()}")
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            if not evaluation.passed:
-                messages.append(f"check {evaluation.check_name} failed: {evaluation.description}")
-    return "; ".join(messages) or "the run failed (see the Dagster UI for its log)"
+    from pipelines.lib.alerts import failure_reasons
+
+    reasons = failure_reasons(result.all_events)
+    return "; ".join(reasons) or "the run failed (see the Dagster UI for its log)"
+
+
+def alert_failed_runs(outcomes: list[YearOutcome], instance: dg.DagsterInstance) -> list[str]:
+    """E-mail the analysts about each failed run (the same alert the daemon's sensor sends, at most
+    once per run, whoever is first); returns a line per alert for the console."""
+    failed = [o for o in outcomes if not o.succeeded and o.run_id]
+    if not failed:
+        return []
+    from pipelines.definitions import defs
+    from pipelines.defs.alerts import alert_analysts
+
+    lines = []
+    with dg.build_resources({"mailer": defs.resources["mailer"], "survey": defs.resources["survey"]}) as res:
+        if not res.mailer.analysts():
+            return ["No alert e-mail: SSM_ALERT_RECIPIENTS is not set."]
+        for outcome in failed:
+            sent = alert_analysts(instance, instance.get_run_by_id(outcome.run_id), res.mailer, res.survey)
+            if sent is not None:
+                lines.append(
+                    f"Alerted {', '.join(res.mailer.analysts())} about {outcome.survey_year}: {sent.outcome}"
+                )
+    return lines
 
 
 def instance() -> dg.DagsterInstance:

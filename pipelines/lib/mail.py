@@ -87,9 +87,9 @@ def build_report_message(
     html_part = message.get_payload()[1]
     for name, path in images.items():
         html_part.add_related(path.read_bytes(), "image", "png", cid=f"<{name}>", filename=path.name)
-    message.add_attachment(
-        attachment_html.encode("utf-8"), maintype="text", subtype="html", filename=attachment_name
-    )
+    # As text with its charset: attached as bare bytes, mail readers guess the encoding and garble
+    # every "–" and "<" of the report.
+    message.add_attachment(attachment_html, subtype="html", charset="utf-8", filename=attachment_name)
     return message
 
 

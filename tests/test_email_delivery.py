@@ -1,0 +1,235 @@
+"""The report e-mail through a real SMTP server (aiosmtpd on 127.0.0.1), and the analysts' alert.
+
+Promises (issue 5): the report reaches leadership as one multipart message whose images resolve by
+Content-ID, with a plain-text part and the full report attached, no free text and small cells masked;
+an unchanged report is not sent again, --force sends it again; a refused or dropped connection is
+retried and the message arrives exactly once; a permanent refusal is not retried and the ledger says
+so; a failed run e-mails the analysts, once, and never leadership.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from email.message import EmailMessage
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines.lib.mail import SmtpSettings, build_report_message, send_smtp
+from tests.conftest import BuiltPipeline, pipeline_env, pipeline_environment
+from tests.smtp_server import smtp_env, smtp_server
+
+SSM = str(Path(sys.executable).parent / "ssm")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LEADERSHIP = "dean@med.example.edu, associate.dean@med.example.edu"
+ANALYSTS = "ir-analyst@med.example.edu"
+YEAR = "2021"
+
+
+def ssm(root: Path, *args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    env = pipeline_env(root)
+    env.update(env_extra)
+    return subprocess.run(
+        [SSM, *args], env=env, capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT
+    )
+
+
+@pytest.fixture
+def data_copy(built_pipeline: BuiltPipeline, tmp_path: Path) -> Path:
+    """A private copy of the built data folder, so that ledgers written here touch no other test."""
+    root = tmp_path / "data"
+    shutil.copytree(built_pipeline.root, root, ignore=shutil.ignore_patterns("*.lock"))
+    return root
+
+
+def ledger(root: Path) -> list[tuple]:
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(
+            "select recipient, outcome, message_id from ops.report_emails where survey_year = ? "
+            "order by attempted_at, recipient",
+            [int(YEAR)],
+        ).fetchall()
+
+
+def free_texts(root: Path) -> set[str]:
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "select specialty_other_text, nonpart_other_text, comments from raw.responses where survey_year = ?",
+            [int(YEAR)],
+        ).fetchall()
+    return {value for row in rows for value in row if value and len(value.strip()) >= 6}
+
+
+def decoded_parts(message: EmailMessage) -> str:
+    return "\n".join(part.get_content() for part in message.walk() if part.get_content_maintype() == "text")
+
+
+def test_report_reaches_leadership_once_through_smtp(data_copy: Path) -> None:
+    with smtp_server() as (server, port):
+        env = {**smtp_env(port), "SSM_REPORT_RECIPIENTS": LEADERSHIP, "SSM_ALERT_RECIPIENTS": ANALYSTS}
+        first = ssm(data_copy, "report", "--year", YEAR, "--send", env_extra=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert len(server.received) == 1
+        received = server.received[0]
+        assert sorted(received.rcpt_tos) == sorted(a.strip() for a in LEADERSHIP.split(","))
+        assert ANALYSTS not in received.rcpt_tos
+        message = received.message
+
+        # Structure: text and HTML alternatives, images related to the HTML, the report attached.
+        assert message.get_content_type() == "multipart/mixed"
+        plain = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",)).get_content()
+        assert YEAR in plain.get_content() and "<style" not in html  # CSS inlined, not in a style block
+        assert 'style="' in html
+        content_ids = {part["Content-ID"].strip("<>") for part in message.walk() if part["Content-ID"]}
+        cid_sources = {src[4:] for src in re.findall(r'<img[^>]+src="(cid:[^"]+)"', html)}
+        assert cid_sources and cid_sources <= content_ids
+        images = [p for p in message.walk() if p.get_content_maintype() == "image"]
+        assert all(p.get_content().startswith(b"\x89PNG") for p in images)
+        (attachment,) = [
+            p for p in message.iter_attachments() if p.get_filename() == f"ssm_report_{YEAR}.html"
+        ]
+        # Text parts travel with CRLF line ends (MIME canonical form); the content is the report's.
+        attached = attachment.get_content().replace("\r\n", "\n")
+        assert attached == (data_copy / "reports" / YEAR / "report.html").read_text(encoding="utf-8")
+
+        # No free text anywhere in the message; small cells masked with their footnote.
+        texts = free_texts(data_copy)
+        assert texts, "the demo year should carry free text for this test to mean something"
+        everything = decoded_parts(message)
+        assert not [t for t in texts if t in everything]
+        assert "&lt;5" in html and 'href="#fn-small-cells"' in html
+
+        expected = sorted((address.strip(), "sent") for address in LEADERSHIP.split(","))
+        assert sorted((r, o) for r, o, _ in ledger(data_copy)) == expected
+
+        # The same report again: not sent. Forced: sent once more, with its own Message-ID.
+        again = ssm(data_copy, "report", "--year", YEAR, "--send", env_extra=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert len(server.received) == 1
+        forced = ssm(data_copy, "report", "--year", YEAR, "--send", "--force", env_extra=env)
+        assert forced.returncode == 0, forced.stdout + forced.stderr
+        assert len(server.received) == 2
+        assert server.received[1].message["Message-ID"] != message["Message-ID"]
+        assert len(ledger(data_copy)) == 4
+
+
+def test_dropped_connection_is_retried_and_delivered_once(data_copy: Path) -> None:
+    with smtp_server(faults=["drop"]) as (server, port):
+        env = {**smtp_env(port), "SSM_REPORT_RECIPIENTS": LEADERSHIP}
+        result = ssm(data_copy, "report", "--year", YEAR, "--send", env_extra=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert server.data_commands == 2 and len(server.received) == 1
+    assert {o for _, o, _ in ledger(data_copy)} == {"sent"}
+
+
+def sample_message() -> EmailMessage:
+    return build_report_message(
+        subject="test",
+        sender="ssm@med.example.edu",
+        recipients=["dean@med.example.edu"],
+        html="<p>report</p>",
+        text="report",
+        images={},
+        attachment_name="report.html",
+        attachment_html="<p>report</p>",
+        message_id="<fixed@med.example.edu>",
+    )
+
+
+@pytest.mark.parametrize(
+    ("faults", "data_commands"),
+    [(["refuse"], 2), (["refuse", "refuse"], 3), (["drop"], 2), (["drop", "refuse"], 3)],
+)
+def test_transient_failures_are_retried_and_delivered_once(faults: list[str], data_commands: int) -> None:
+    with smtp_server(faults=faults) as (server, port):
+        outcome = send_smtp(
+            sample_message(), SmtpSettings(host="127.0.0.1", port=port, security="none"), backoff_seconds=0.01
+        )
+        assert outcome.outcome == "sent" and outcome.attempts == data_commands
+        assert server.data_commands == data_commands and len(server.received) == 1
+        assert server.received[0].message["Message-ID"] == "<fixed@med.example.edu>"
+
+
+def test_permanent_refusal_is_not_retried() -> None:
+    with smtp_server(faults=["reject"]) as (server, port):
+        outcome = send_smtp(
+            sample_message(), SmtpSettings(host="127.0.0.1", port=port, security="none"), backoff_seconds=0.01
+        )
+    assert outcome.outcome == "failed" and "550" in outcome.detail and outcome.attempts == 1
+    assert server.data_commands == 1 and server.received == []
+
+
+def test_server_down_is_retried_then_reported() -> None:
+    with smtp_server() as (_, port):
+        pass  # the port is free again: nothing listens
+    outcome = send_smtp(
+        sample_message(), SmtpSettings(host="127.0.0.1", port=port, security="none", timeout_seconds=2),
+        attempts=3, backoff_seconds=0.01,
+    )  # fmt: skip
+    assert (
+        outcome.outcome == "failed" and outcome.attempts == 3 and "gave up after 3 attempts" in outcome.detail
+    )
+
+
+def test_failed_send_is_on_the_ledger_and_fails_the_command(data_copy: Path) -> None:
+    with smtp_server(faults=["reject"]) as (server, port):
+        env = {**smtp_env(port), "SSM_REPORT_RECIPIENTS": LEADERSHIP}
+        result = ssm(data_copy, "report", "--year", YEAR, "--send", env_extra=env)
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "not sent" in result.stdout and "550" in result.stdout
+    assert server.received == []
+    assert {o for _, o, _ in ledger(data_copy)} == {"failed"}
+
+
+def test_failed_run_alerts_the_analysts_once(tmp_path: Path) -> None:
+    from pipelines.defs.alerts import analyst_alert_sensor
+    from pipelines.defs.resources import Mailer, SurveyConfig
+
+    root = tmp_path / "data"
+    (root / "landing").mkdir(parents=True)
+    (root / "landing" / "ssm_survey_2023.csv").write_text("this,is,not\na,survey,export\n", encoding="utf-8")
+    with smtp_server() as (server, port):
+        env = {**smtp_env(port), "SSM_REPORT_RECIPIENTS": LEADERSHIP, "SSM_ALERT_RECIPIENTS": ANALYSTS}
+        result = ssm(root, "run", env_extra=env)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"Alerted {ANALYSTS}" in result.stdout
+        (alert,) = server.received
+        assert alert.rcpt_tos == [ANALYSTS]
+        body = alert.message.get_content()
+        assert alert.message["Subject"] == "SSM pipeline failed: survey_year_job 2023"
+        assert "ssm_survey_2023.csv" in body and "What to do" in body
+
+        # The daemon's sensor sees the same failed run: the claim file keeps it from a second e-mail.
+        with pipeline_environment(root):
+            instance = dg.DagsterInstance.get()
+        (run,) = instance.get_runs()
+        (failure,) = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        resources = {
+            "mailer": Mailer(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
+                             mail_from="ssm@med.example.edu", alert_recipients=ANALYSTS),
+            "survey": SurveyConfig(data_dir=str(root)),
+        }  # fmt: skip
+
+        def evaluate() -> None:
+            context = dg.build_run_status_sensor_context(
+                sensor_name="analyst_alert_sensor",
+                dagster_event=failure.dagster_event,
+                dagster_instance=instance,
+                dagster_run=run,
+                resources=resources,
+            ).for_run_failure()
+            analyst_alert_sensor(context)
+
+        evaluate()
+        assert len(server.received) == 1
+        # Without the claim (say the daemon saw it first), the sensor itself sends the alert.
+        (root / "alerts" / f"{run.run_id}.json").unlink()
+        evaluate()
+        assert len(server.received) == 2 and server.received[1].rcpt_tos == [ANALYSTS]
+        assert "ssm_survey_2023.csv" in server.received[1].message.get_content()
