@@ -13,7 +13,7 @@ from pipelines.defs.ingest.sensors import landing_sensor
 from pipelines.defs.report.schedules import yearly_report_schedule
 from pipelines.defs.resources import SurveyConfig
 from pipelines.lib.demo import write_demo_data
-from tests.conftest import BuiltPipeline
+from tests.conftest import BUILT_YEARS, BuiltPipeline
 
 
 def _evaluate_sensor(built: BuiltPipeline, root: Path):
@@ -35,9 +35,9 @@ def test_sensor_requests_a_new_year_once_the_file_has_settled(
     root = tmp_path / "data"
     shutil.copytree(built_pipeline.root / "landing", root / "landing")
     shutil.copy(built_pipeline.root / "warehouse.duckdb", root / "warehouse.duckdb")
-    write_demo_data(tmp_path / "new", years=[2022])
-    new_file = root / "landing" / "ssm_survey_2022.csv"
-    shutil.copy(tmp_path / "new" / "landing" / "ssm_survey_2022.csv", new_file)
+    write_demo_data(tmp_path / "new", years=[2026])
+    new_file = root / "landing" / "ssm_survey_2026.csv"
+    shutil.copy(tmp_path / "new" / "landing" / "ssm_survey_2026.csv", new_file)
 
     assert isinstance(
         _evaluate_sensor(built_pipeline, root), dg.SkipReason
@@ -45,9 +45,9 @@ def test_sensor_requests_a_new_year_once_the_file_has_settled(
     settled = datetime.now().timestamp() - 120
     os.utime(new_file, (settled, settled))
     result = _evaluate_sensor(built_pipeline, root)
-    assert [r.partition_key for r in result.run_requests] == ["2022"]
-    assert result.run_requests[0].run_key.startswith("2022-")
-    assert result.dynamic_partitions_requests[0].partition_keys == ["2022"]
+    assert [r.partition_key for r in result.run_requests] == ["2026"]
+    assert result.run_requests[0].run_key.startswith("2026-")
+    assert result.dynamic_partitions_requests[0].partition_keys == ["2026"]
 
 
 def test_yearly_schedule_requests_the_newest_year(built_pipeline: BuiltPipeline) -> None:
@@ -57,4 +57,4 @@ def test_yearly_schedule_requests_the_newest_year(built_pipeline: BuiltPipeline)
         )
         request = yearly_report_schedule(context)
     assert isinstance(request, dg.RunRequest)
-    assert request.partition_key == "2021"
+    assert request.partition_key == str(max(BUILT_YEARS))

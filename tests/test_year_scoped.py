@@ -60,7 +60,7 @@ def test_loading_a_year_recomputes_only_that_year(warehouse_copy: Path, tmp_path
         )
         con.execute("update marts.demographic_balance set smd = 9.87654 where survey_year in (2018, 2021)")
 
-    result = dbt_build(warehouse_copy, tmp_path, '{"survey_year": 2021}')
+    result = dbt_build(warehouse_copy, tmp_path, '{"survey_years": [2021]}')
     assert result.returncode == 0, result.stdout[-3000:]
     for table in TABLES:
         assert rows(warehouse, table, 2021) == original[(table, 2021)]  # recomputed

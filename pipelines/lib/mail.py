@@ -88,7 +88,7 @@ def build_report_message(
     for name, path in images.items():
         html_part.add_related(path.read_bytes(), "image", "png", cid=f"<{name}>", filename=path.name)
     # As text with its charset: attached as bare bytes, mail readers guess the encoding and garble
-    # every "–" and "<" of the report.
+    # every en dash and non-ASCII letter of the report.
     message.add_attachment(attachment_html, subtype="html", charset="utf-8", filename=attachment_name)
     return message
 

@@ -3,7 +3,7 @@ that year's rows, not every year's).
 
 dbt-duckdb 1.11 cannot run Python models incrementally here (docs/decisions.md), so these models stay
 tables, but they compute only the year being loaded and copy the other years' rows from the table as it
-stands. Without a year (a plain `dbt build`), every year is computed.
+stands. Without years (a plain `dbt build`), every year is computed.
 """
 
 from __future__ import annotations
@@ -11,19 +11,27 @@ from __future__ import annotations
 import pandas as pd
 
 
-def loaded_year(config_value: object) -> int | None:
-    """The survey year of this dbt invocation (dbt var survey_year, rendered into the model config)."""
-    if config_value is None or str(config_value).strip().lower() in ("", "none", "null"):
+def loaded_years(config_value: object) -> list[int] | None:
+    """The survey years of this dbt invocation (the dbt var survey_years, rendered into the model
+    config by dbt_project.yml as "2019,2020", or "all"); None means every year."""
+    if config_value is None:
         return None
-    return int(config_value)
+    if isinstance(config_value, (list, tuple)):
+        return sorted({int(y) for y in config_value})
+    text = str(config_value).strip().strip("[]")
+    if text.lower() in ("all", "none", "null"):
+        return None
+    return sorted({int(part) for part in text.split(",") if part.strip()})
 
 
-def rows_of_other_years(session, this, year: int | None, years_on_record: list[int]) -> pd.DataFrame | None:
-    """The table's current rows for every year on record except `year`; None when all must be computed.
+def rows_of_other_years(
+    session, this, years: list[int] | None, years_on_record: list[int]
+) -> pd.DataFrame | None:
+    """The table's current rows for every year on record except `years`; None when all must be computed.
 
     Years no longer on record (none today, but a year could be withdrawn) are dropped, never copied.
     """
-    if year is None:
+    if years is None:
         return None
     # fetchall, not fetchone: DuckDB 2 refuses new work on a connection with an unfinished result.
     exists = session.execute(
@@ -32,20 +40,22 @@ def rows_of_other_years(session, this, year: int | None, years_on_record: list[i
     ).fetchall()[0][0]
     if not exists:
         return None
-    others = [y for y in years_on_record if y != year]
+    others = [y for y in years_on_record if y not in years]
     if not others:
         return session.sql(f"select * from {this!r} where false").df()
     listed = ", ".join(str(int(y)) for y in others)
     return session.sql(f"select * from {this!r} where survey_year in ({listed})").df()
 
 
-def years_to_compute(year: int | None, kept: pd.DataFrame | None, years_on_record: list[int]) -> list[int]:
-    """The years this invocation computes: the loaded year and any year on record the table lacks
+def years_to_compute(
+    years: list[int] | None, kept: pd.DataFrame | None, years_on_record: list[int]
+) -> list[int]:
+    """The years this invocation computes: the loaded years and any year on record the table lacks
     (so a table that missed a year heals on the next load), or every year when nothing is kept."""
     if kept is None:
         return sorted(years_on_record)
     have = set(kept["survey_year"].astype(int))
-    return sorted(y for y in years_on_record if y == year or y not in have)
+    return sorted(y for y in years_on_record if y in (years or []) or y not in have)
 
 
 def combine(kept: pd.DataFrame | None, computed: pd.DataFrame) -> pd.DataFrame:

@@ -28,10 +28,13 @@ class SchemaQualifiedTranslator(DagsterDbtTranslator):
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=SchemaQualifiedTranslator(),
     partitions_def=survey_years,
+    # A batch of years (ssm run with several new deliveries, a backfill) is one dbt build, not one per
+    # year: dbt's start-up and parsing are most of a small year's cost.
+    backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
 )
 def ssm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """Build and test the dbt models for one survey year (and the cross-year tables)."""
-    survey_year = int(context.partition_key)
-    args = ["build", "--vars", json.dumps({"survey_year": survey_year})]
+    """Build and test the dbt models for the run's survey years (and the cross-year tables)."""
+    years = sorted(int(key) for key in context.partition_keys)
+    args = ["build", "--vars", json.dumps({"survey_years": years})]
     yield from dbt.cli(args, context=context).stream()

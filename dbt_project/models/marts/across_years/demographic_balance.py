@@ -19,13 +19,13 @@ def model(dbt, session):
         smd_continuous,
         welch_t,
     )
-    from pipelines.lib.year_scoped import combine, loaded_year, rows_of_other_years, years_to_compute
+    from pipelines.lib.year_scoped import combine, loaded_years, rows_of_other_years, years_to_compute
 
-    year = loaded_year(dbt.config.get("survey_year"))
+    loaded = loaded_years(dbt.config.get("survey_years"))
     funnel = dbt.ref("response_funnel")
     on_record = [int(y) for (y,) in funnel.project("survey_year").fetchall()]
-    kept = rows_of_other_years(session, dbt.this, year, on_record)
-    years = years_to_compute(year, kept, on_record)
+    kept = rows_of_other_years(session, dbt.this, loaded, on_record)
+    years = years_to_compute(loaded, kept, on_record)
     # Only the computed years' respondents are read: the cohort tables grow with every year.
     in_years = f"survey_year in ({', '.join(map(str, years)) or 'null'})"
     columns = "survey_year, gender, age, specialty_group"
