@@ -327,6 +327,8 @@ def load_report_context(
         "data_quality_issues",
     )
 
+    for rows in (list(summary.values()), trends, trend_cells):
+        _withhold_complementary_shares(rows, k)
     population = _population(funnel, k)
     value_items = [_value_item(METRICS[m], summary, comparisons.get(m), k) for m in VALUE_ITEMS]
     mentor_experience = [_mentor_item(METRICS[m], summary, k) for m in MENTOR_ITEMS]
@@ -481,10 +483,24 @@ def _cell(text: str, masked: bool = False, no_data: bool = False) -> dict[str, A
 
 
 def _share(
-    numerator: int | None, denominator: int | None, ci_low: float | None, ci_high: float | None, k: int
+    numerator: int | None,
+    denominator: int | None,
+    ci_low: float | None,
+    ci_high: float | None,
+    k: int,
+    withheld: bool = False,
+    withheld_n: bool = False,
 ) -> dict[str, Any]:
-    """A share with its interval: text "85.7% (95% CI 72.2-93.3%)" (en dash), plus the parts for table cells."""
+    """A share with its interval: text "85.7% (95% CI 72.2-93.3%)" (en dash), plus the parts for table cells.
+
+    ``withheld`` hides the share and its count, ``withheld_n`` its denominator, although neither is
+    small (complementary suppression, see :func:`_withhold_complementary_shares`).
+    """
     percent = mask_percent(numerator, denominator, k)
+    count = mask_numerator(numerator, denominator, k)
+    if withheld and not percent.no_data and not percent.masked:  # a masked one already hides its count
+        percent = count = Cell(WITHHELD, masked=True)
+    n = Cell(WITHHELD, masked=True) if withheld_n and denominator else mask_count(denominator, k)
     if percent.masked or percent.no_data or ci_low is None or ci_high is None:
         ci = percent.text if (percent.masked or percent.no_data) else ""
         text = percent.text
@@ -495,11 +511,61 @@ def _share(
         "text": text,
         "percent": percent.text,
         "ci": ci,
-        "count": mask_numerator(numerator, denominator, k).as_dict(),
-        "n": mask_count(denominator, k).as_dict(),
+        "count": count.as_dict(),
+        "n": n.as_dict(),
         "masked": percent.masked,
         "no_data": percent.no_data,
     }
+
+
+def _share_of(row: Mapping[str, Any] | None, k: int) -> dict[str, Any]:
+    """The share of a metric_summary or metric_trends row (None: no row, "no data")."""
+    if row is None:
+        return _share(None, None, None, None, k)
+    return _share(
+        row["numerator"],
+        row["denominator"],
+        row["ci_low"],
+        row["ci_high"],
+        k,
+        withheld=bool(row.get("withheld")),
+        withheld_n=bool(row.get("withheld_n")),
+    )
+
+
+def _row_masked(row: Mapping[str, Any], k: int) -> bool:
+    """Whether the share of a metric row is hidden, by the small-cell rule or as a complementary share."""
+    return bool(row.get("withheld")) or percent_masked(row["numerator"], row["denominator"], k)
+
+
+def _withhold_complementary_shares(rows: Iterable[dict[str, Any]], k: int) -> None:
+    """Mark the "all respondents" rows whose share must be withheld although it is not small.
+
+    When no informal or unclassified respondent answered an item, "all" is exactly mentors plus
+    non-mentors (the denominators show it), so a single masked cohort share would be "all" minus the
+    other cohort: the "all" share is then withheld too (``withheld``). Likewise a single small cohort
+    denominator would be the "all" denominator minus the other one: that denominator is withheld
+    (``withheld_n``), and with it the share, which would give it back (count / share). Rows are marked
+    in place.
+    """
+    groups: dict[tuple[Any, str], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row.get("survey_year"), row["metric_id"]), {})[row["cohort"]] = row
+    for cohorts in groups.values():
+        total, parts = cohorts.get("all"), [cohorts.get("mentor"), cohorts.get("non_mentor")]
+        if total is None or parts[0] is None or parts[1] is None:
+            continue
+        if any(r["numerator"] is None or r["denominator"] is None for r in (total, *parts)):
+            continue
+        if total["denominator"] != parts[0]["denominator"] + parts[1]["denominator"]:
+            continue  # others answered: their share, never shown, stands between "all" and the cohorts
+        hidden = [
+            p for p in parts if p["denominator"] and percent_masked(p["numerator"], p["denominator"], k)
+        ]
+        if len(hidden) == 1 and not percent_masked(total["numerator"], total["denominator"], k):
+            total["withheld"] = True
+        if sum(is_small(p["denominator"], k) for p in parts) == 1 and not is_small(total["denominator"], k):
+            total["withheld"] = total["withheld_n"] = True
 
 
 def _count(n: int | None, k: int) -> dict[str, Any]:
@@ -514,25 +580,37 @@ def _count(n: int | None, k: int) -> dict[str, Any]:
 def _population(funnel: Mapping[str, Any], k: int) -> dict[str, Any]:
     exclusions_counts = [funnel[code] for code, _, _ in EXCLUSIONS]
     exclusion_cells = suppress_partition(exclusions_counts, k)
-    # Cohorts get primary masking only: mentors and non-mentors are the analysed groups, whose sizes
-    # the whole report shows, so hiding a second count here could not protect the remaining ones.
     cohort_counts = [funnel[column] for column, *_ in COHORTS_FLOW]
-    cohort_cells = [mask_count(n, k) for n in cohort_counts]
+    cohort_cells = _cohort_cells(cohort_counts, k)
     excluded_total = None if None in exclusions_counts else sum(exclusions_counts)
+    excluded_cell = mask_count(excluded_total, k)
+    respondents_cell = mask_count(funnel["respondents"], k)
+    received_cell = mask_count(funnel["received"], k)
+    # received = not counted + respondents: when only one of the two is hidden, so is received.
+    if excluded_cell.masked != respondents_cell.masked and not received_cell.masked:
+        received_cell = Cell(WITHHELD, masked=True)
+    class_size_cell = mask_count(funnel["class_size"], k)
     rate = funnel["response_rate"]
+    rate_cell = Cell(format_percent(rate)) if rate is not None else Cell(NO_DATA, no_data=True)
+    if rate is not None and percent_masked(funnel["respondents"], funnel["class_size"], k):
+        # A rate next to a hidden respondent count gives it back (rate x class size); with fewer
+        # than k non-respondents the class size is withheld too, or the two counts would give the rate.
+        rate_cell = Cell(WITHHELD, masked=True)
+        if not respondents_cell.masked and not class_size_cell.masked:
+            class_size_cell = Cell(WITHHELD, masked=True)
     sha = str(funnel["source_sha256"] or "")
     version = str(funnel["instrument_version"] or "")
     return {
-        "class_size": _count(funnel["class_size"], k),
+        "class_size": class_size_cell.as_dict(),
         "has_class_size": funnel["class_size"] is not None,
-        "received": _count(funnel["received"], k),
-        "excluded_total": _count(excluded_total, k),
+        "received": received_cell.as_dict(),
+        "excluded_total": excluded_cell.as_dict(),
         "exclusions": [
             {"code": code, "label": label, "description": description, "count": cell.as_dict()}
             for (code, label, description), cell in zip(EXCLUSIONS, exclusion_cells, strict=True)
         ],
-        "respondents": _count(funnel["respondents"], k),
-        "response_rate": _cell(format_percent(rate)) if rate is not None else _cell(NO_DATA, no_data=True),
+        "respondents": respondents_cell.as_dict(),
+        "response_rate": rate_cell.as_dict(),
         "cohorts": [
             {
                 "code": code,
@@ -547,6 +625,27 @@ def _population(funnel: Mapping[str, Any], k: int) -> dict[str, Any]:
         "instrument": INSTRUMENT_LABELS.get(version, "unknown export format"),
         "source_sha256": sha if SHA256_PATTERN.match(sha) else "",
     }
+
+
+def _cohort_cells(counts: Sequence[int | None], k: int) -> list[Cell]:
+    """The four cohorts of the flow, which add up to the respondents.
+
+    A single small cohort would be respondents minus the others, so one more is withheld. Mentors and
+    non-mentors are the analysed groups, whose sizes the rest of the report shows, so hiding one of
+    them would protect nothing: the second hidden count is the informal or the unclassified one (a
+    non-zero one if there is, else a zero, since their sum is known from the other three).
+    """
+    cells = [mask_count(n, k) for n in counts]
+    hidden = [i for i, cell in enumerate(cells) if cell.masked]
+    if len(hidden) == 1:
+        spare = [
+            i
+            for i, (*_, compared) in enumerate(COHORTS_FLOW)
+            if not compared and i not in hidden and counts[i] is not None
+        ]
+        if spare:
+            cells[min(spare, key=lambda i: (counts[i] == 0, counts[i]))] = Cell(WITHHELD, masked=True)
+    return cells
 
 
 def _comparison(
@@ -661,11 +760,7 @@ def _shares_for(
 ) -> dict[str, dict[str, Any]]:
     shares = {}
     for cohort in ("all", "mentor", "non_mentor"):
-        row = summary.get((metric.metric_id, cohort))
-        if row is None:
-            shares[cohort] = _share(None, None, None, None, k)
-        else:
-            shares[cohort] = _share(row["numerator"], row["denominator"], row["ci_low"], row["ci_high"], k)
+        shares[cohort] = _share_of(summary.get((metric.metric_id, cohort)), k)
         shares[cohort]["cohort"] = cohort
         shares[cohort]["label"] = COHORT_LABELS[cohort]
     return shares
@@ -771,7 +866,9 @@ def _categorical_rows(
         count_cells = suppress_partition(counts, k)
         cells = []
         for level, n, count_cell in zip(levels, counts, count_cells, strict=True):
-            if level in TESTED_LEVELS.get(characteristic, set()) and is_small(n, k):
+            # A test next to a withheld count gives it back (the other cells and the p-value or SMD
+            # fix it), so the test is masked when any cell it uses is hidden, not only a small one.
+            if level in TESTED_LEVELS.get(characteristic, set()) and count_cell.masked:
                 small_in_test = True
             if count_cell.masked or count_cell.no_data:
                 cells.append(count_cell.as_dict())
@@ -882,7 +979,8 @@ def _reasons(rows: Sequence[Mapping[str, Any]], k: int) -> dict[str, Any]:
     items = []
     top = None
     for r in rows:
-        count = mask_count(r["n"], k)
+        # mask_numerator, not mask_count: "48" of 50 shown would give back the masked 96.0%.
+        count = mask_numerator(r["n"], r["denominator"], k)
         percent = mask_percent(r["n"], r["denominator"], k)
         items.append(
             {
@@ -924,11 +1022,7 @@ def _trends(
             cells = []
             for cohort in metric.cohorts:
                 row = by_key.get((year, metric_id, cohort))
-                share = (
-                    _share(row["numerator"], row["denominator"], row["ci_low"], row["ci_high"], k)
-                    if row
-                    else _share(None, None, None, None, k)
-                )
+                share = _share_of(row, k)
                 share["change"] = _change(row, by_key, years, year, metric_id, cohort, k)
                 cells.append(share)
             table_rows.append({"year": year, "cells": cells})
@@ -980,9 +1074,7 @@ def _change(
         return _cell("first year")
     prior = earlier[-1]
     # A change next to one shown percentage gives away the other, so it is masked with either.
-    if percent_masked(row["numerator"], row["denominator"], k) or percent_masked(
-        prior["numerator"], prior["denominator"], k
-    ):
+    if _row_masked(row, k) or _row_masked(prior, k):
         return _cell(WITHHELD, masked=True)
     change = row["change_vs_prior"]
     if change is None:
@@ -1007,7 +1099,7 @@ def _trend_test(
         span=f"{first}{EN_DASH}{last}, {row['years']} years",
     )
     in_test = [c for c in cells if first <= int(c["survey_year"]) <= last and c["denominator"]]
-    if any(percent_masked(c["numerator"], c["denominator"], k) for c in in_test):
+    if any(_row_masked(c, k) for c in in_test):
         return {**base, "text": WITHHELD, "masked": True, "no_data": False}
     text = _signed(f"z = {row['z']:.2f}") + f", {p_phrase(row['p_value'])}"
     return {**base, "text": text, "masked": False, "no_data": False}
@@ -1015,8 +1107,9 @@ def _trend_test(
 
 def _data_quality(rows: Sequence[Mapping[str, Any]], k: int) -> dict[str, Any]:
     total = sum(int(r["n"]) for r in rows)
+    cells = suppress_partition([int(r["n"]) for r in rows], k)  # the rows add up to the total shown
     items = []
-    for r in rows:
+    for r, cell in zip(rows, cells, strict=True):
         column = str(r["column_name"])
         variable = V1_COLUMN_VARIABLES.get(column)
         rule = str(r["rule"])
@@ -1025,7 +1118,7 @@ def _data_quality(rows: Sequence[Mapping[str, Any]], k: int) -> dict[str, Any]:
                 "rule": rule,
                 "rule_label": DQ_RULE_LABELS.get(rule, rule.replace("_", " ")),
                 "column": f"{column} ({variable})" if variable else column,
-                "count": _count(int(r["n"]), k),
+                "count": cell.as_dict(),
             }
         )
     return {"total": _count(total, k), "none": total == 0, "rows": items}
@@ -1034,6 +1127,11 @@ def _data_quality(rows: Sequence[Mapping[str, Any]], k: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 # prose
 # --------------------------------------------------------------------------------------------------
+
+
+def _in_words(cell: Mapping[str, Any]) -> str:
+    """A count inside a sentence: a withheld one ("—" in tables) reads as words."""
+    return "a number (not shown)" if cell["text"] == WITHHELD else str(cell["text"])
 
 
 def _join(items: Sequence[str]) -> str:
@@ -1057,7 +1155,7 @@ def _summary_paragraph(
     ]
     respondents = population["respondents"]
     masked |= respondents["masked"]
-    if population["has_class_size"]:
+    if population["has_class_size"] and not population["response_rate"]["masked"]:
         parts.append(
             f"In {survey_year}, {respondents['text']} of {population['class_size']['text']} students "
             f"answered ({population['response_rate']['text']})."
@@ -1103,25 +1201,34 @@ def _key_findings(
     findings = []
     cohorts = {c["code"]: c["count"] for c in population["cohorts"]}
     respondents = population["respondents"]
-    if population["has_class_size"]:
+    rate_masked = population["response_rate"]["masked"]
+    if population["has_class_size"] and not rate_masked:
         text = (
             f"{respondents['text']} of {population['class_size']['text']} graduating students answered the "
             f"survey, a response rate of {population['response_rate']['text']}."
+        )
+    elif rate_masked:
+        text = (
+            f"{respondents['text']} graduating students answered the survey; the response rate is not shown "
+            "(small group)."
         )
     else:
         text = (
             f"{respondents['text']} graduating students answered the survey; the class size is not on record, "
             "so there is no response rate."
         )
-    excluded = [f"{cohorts['informal']['text']} who took part only in informal mentoring"]
+    excluded = [f"{_in_words(cohorts['informal'])} who took part only in informal mentoring"]
     if cohorts["unclassified"]["text"] != "0":
-        excluded.append(f"{cohorts['unclassified']['text']} who did not say whether they mentored")
+        excluded.append(f"{_in_words(cohorts['unclassified'])} who did not say whether they mentored")
     text += (
         f" Of them, {cohorts['mentor']['text']} had mentored in the formal program and {cohorts['non_mentor']['text']} "
         f"had not; {_join(excluded)} are counted but left out of the comparisons."
     )
     findings.append(
-        {"text": text, "masked": respondents["masked"] or any(c["masked"] for c in cohorts.values())}
+        {
+            "text": text,
+            "masked": respondents["masked"] or rate_masked or any(c["masked"] for c in cohorts.values()),
+        }
     )
 
     distinct = _shares_for(METRICS["value_distinct"], summary, k)["all"]
@@ -1298,7 +1405,7 @@ def _point(row: Mapping[str, Any] | None, k: int) -> dict[str, Any]:
             "ci_high": None,
             "text": NO_DATA,
         }
-    if percent_masked(row["numerator"], row["denominator"], k):
+    if _row_masked(row, k):
         # The values are dropped here, not just flagged, so no chart can reveal them by mistake.
         return {
             "shown": False,
