@@ -5,6 +5,7 @@ import dagster as dg
 
 from pipelines.defs.resources import Mailer, SurveyConfig
 from pipelines.lib.alerts import FailedRun, failure_reasons, send_alert
+from pipelines.lib.mail import SendOutcome
 
 
 def failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> FailedRun:
@@ -18,7 +19,9 @@ def failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> FailedRun:
     )
 
 
-def alert_analysts(instance: dg.DagsterInstance, run: dg.DagsterRun, mailer: Mailer, survey: SurveyConfig):
+def alert_analysts(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, mailer: Mailer, survey: SurveyConfig
+) -> SendOutcome | None:
     """Send the alert for one failed run (once, whoever asks first); returns the outcome or None."""
     return send_alert(
         failed_run(instance, run),

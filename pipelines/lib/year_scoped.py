@@ -2,7 +2,7 @@
 that year's rows, not every year's).
 
 dbt-duckdb 1.11 cannot run Python models incrementally here (docs/decisions.md), so these models stay
-tables, but they compute only the year being loaded and copy the other years' rows from the table as it
+tables, but they compute only the years being loaded and copy the other years' rows from the table as it
 stands. Without years (a plain `dbt build`), every year is computed.
 """
 
