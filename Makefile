@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install chromium demo test lint dev lock clean
+.PHONY: install chromium demo test lint dev lock bench clean
 
 install: $(STAMP) chromium
 
@@ -42,6 +42,12 @@ lint: install
 dev: install
 	DAGSTER_HOME="$$($(BIN)/python -c 'from pipelines.project import dagster_home; print(dagster_home())')" \
 		$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions
+
+## The benchmark of issue 6 (not a test): synthetic deliveries at the typical and the consortium scale
+## in bench/work/, every scenario timed and its memory sampled; writes bench/results.json and .md.
+## BENCH_ARGS="--scale typical --skip A,C" for a quicker run while developing (bench/run.py --help).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## Re-resolve the locked dependency versions after editing pyproject.toml.
 lock: install

@@ -1,0 +1,688 @@
+-- B, "the limit" of issue 6: the marts of spec §8 computed by one hand-written DuckDB script straight
+-- from the delivery CSVs, with no Dagster, no dbt and no pandera. It is what the engine itself costs;
+-- the pipeline (A) is compared with it.
+--
+-- Run from the data folder (relative paths): landing/ssm_survey_<YYYY>*.csv (v2 choice-text exports,
+-- one file per year) and reference/class_sizes.csv. bench/limit.py runs it and times each stage (the
+-- `-- stage:` lines). It writes the tables into the database it is connected to, schema main.
+--
+-- What it does like the pipeline: the §5 buckets in order (preview, incomplete, no consent, duplicate
+-- keeping the latest RecordedDate with the later row winning a tie, no ResponseId), the v2 labels
+-- decoded case-insensitively, ages and mentee counts that are not whole numbers or out of range set
+-- to missing, answers off the mentor branch set to missing, the multi-select reasons split on the
+-- labels (label 1 contains commas), the §7 cohorts, every §8 figure that is arithmetic, and the
+-- data-quality issues.
+--
+-- What SQL does not do here, so B leaves it out:
+--   * p-values: Fisher's exact test (cohort_comparisons.p_value, metric_trends.p_value_vs_prior,
+--     demographic_balance for gender), the chi-square and t distributions (demographic_balance) and the
+--     normal tail of the trend test (metric_trend_tests.p_value) need scipy; they are null here. The
+--     statistics themselves (chi-square, Welch's t, the trend z) and every SMD are computed.
+--   * the refusals of a whole file (header checks, mislabelled year, undecodable bytes), rows with the
+--     wrong number of fields (the synthetic deliveries have none), v1 and Excel deliveries, a later file
+--     superseding an earlier one for the same year, hashing ResponseIds with the salt, and masking phone
+--     numbers in the issues' original values (RE2 has no look-around); e-mail addresses are masked.
+
+-- stage: read
+-- Only the columns the marts need (the identifying ones are never kept), with the §5 flags computed
+-- as the file is read. The table keeps the files' order, so rowid follows it.
+create or replace temp table cells as
+select
+    cast(regexp_extract(filename, 'ssm_survey_(\d{4})', 1) as integer) as survey_year,
+    parse_filename(filename) as delivery,
+    lower(trim(Status)) in ('survey preview', 'survey test', 'spam')
+        or lower(trim(DistributionChannel)) in ('preview', 'test') as is_preview,
+    coalesce(lower(trim(Finished)) = 'true' and try_cast(trim(Progress) as double) >= 100, false) as is_finished,
+    coalesce(lower(trim(consent)) = 'yes', false) as consented,
+    try_strptime(trim(RecordedDate), '%Y-%m-%d %H:%M:%S') as recorded_at,
+    coalesce(trim(ResponseId), '') as response_id,
+    gender, age, specialty, mentor_formal, mentor_informal, had_student_mentor, SSM_value_1, SSM_value_2,
+    SSM_value_3, mentor_again, mentor_worthwhile, mentees_count, nonpart_reasons, nonpart_reasons_6_TEXT
+from read_csv(
+    'landing/ssm_survey_*.csv',
+    skip = 3,                -- the three header rows of a v2 export (none of them spans lines)
+    header = false,
+    all_varchar = true,
+    delim = ',',
+    quote = '"',
+    escape = '"',
+    filename = true,
+    names = [
+        'StartDate', 'EndDate', 'Status', 'IPAddress', 'Progress', 'Duration (in seconds)', 'Finished',
+        'RecordedDate', 'ResponseId', 'RecipientLastName', 'RecipientFirstName', 'RecipientEmail',
+        'ExternalReference', 'LocationLatitude', 'LocationLongitude', 'DistributionChannel',
+        'UserLanguage', 'consent', 'gender', 'gender_4_TEXT', 'age', 'specialty', 'specialty_17_TEXT',
+        'mentor_formal', 'mentor_informal', 'had_student_mentor', 'SSM_value_1', 'SSM_value_2',
+        'SSM_value_3', 'mentor_again', 'mentor_worthwhile', 'mentees_count', 'nonpart_reasons',
+        'nonpart_reasons_6_TEXT', 'comments'
+    ]
+);
+
+create or replace table deliveries as
+select
+    cast(regexp_extract(filename, 'ssm_survey_(\d{4})', 1) as integer) as survey_year,
+    parse_filename(filename) as delivery,
+    sha256(content) as source_sha256
+from read_blob('landing/ssm_survey_*.csv');
+
+create or replace table class_sizes as
+select survey_year, class_size
+from read_csv('reference/class_sizes.csv', header = true,
+              columns = {'survey_year': 'INTEGER', 'class_size': 'INTEGER'});
+
+-- stage: buckets
+-- Duplicates (rule 4) among the rows that passed rules 1-3: every copy of a ResponseId but the one
+-- recorded last (the later row wins a tie).
+create or replace temp table duplicate_positions as
+select position
+from (
+    select
+        rowid as position,
+        row_number() over (
+            partition by survey_year, response_id order by recorded_at desc nulls last, rowid desc
+        ) as newest_first
+    from cells
+    where not is_preview and is_finished and consented and response_id <> ''
+)
+where newest_first > 1;
+
+-- Every raw row with its bucket, in the §5 order. Row numbers as a spreadsheet shows them: three
+-- header rows, then one row per CSV record.
+create or replace table responses as
+with firsts as (
+    select delivery, min(rowid) as first_rowid from cells group by delivery
+)
+select
+    c.survey_year,
+    c.delivery,
+    c.rowid - f.first_rowid + 4 as row_number,
+    c.rowid as position,
+    c.response_id,
+    case
+        when c.is_preview then 'preview'
+        when not c.is_finished then 'incomplete'
+        when not c.consented then 'no_consent'
+        when d.position is not null then 'duplicate'
+        when c.response_id = '' then 'rejected'
+        else 'respondent'
+    end as bucket
+from cells as c
+join firsts as f using (delivery)
+left join duplicate_positions as d on d.position = c.rowid;
+
+-- stage: decode
+create or replace table specialty_codes as
+select * from (values
+    (1, 'Anesthesiology', 'other'), (2, 'Dermatology', 'other'), (3, 'Emergency Medicine', 'other'),
+    (4, 'Family Medicine', 'primary_care'), (5, 'Internal Medicine', 'primary_care'),
+    (6, 'Neurology', 'other'), (7, 'Obstetrics and Gynecology', 'surgical'),
+    (8, 'Orthopaedic Surgery', 'surgical'), (9, 'Pathology', 'other'), (10, 'Pediatrics', 'primary_care'),
+    (11, 'Psychiatry', 'other'), (12, 'Radiology', 'other'), (13, 'General Surgery', 'surgical'),
+    (14, 'Surgical subspecialty (e.g., ENT, Urology, Neurosurgery)', 'surgical'),
+    (15, 'Internal Medicine/Pediatrics', 'primary_care'),
+    (16, 'Did not match / not applicable', 'not_matched'), (17, 'Other (please specify)', 'other')
+) as s (specialty_code, specialty_label, specialty_group);
+
+create or replace table reason_codes as
+select * from (values
+    (1, 'Not enough time (clinical, research, or personal commitments)'),
+    (2, 'Was not aware of the program'), (3, 'Not interested in mentoring'),
+    (4, 'Did not feel qualified to mentor'), (5, 'Applied but was not selected'),
+    (6, 'Other (please specify)')
+) as r (reason_code, reason_label);
+
+create or replace macro likert(label) as case lower(trim(label))
+    when 'strongly disagree' then 1 when 'somewhat disagree' then 2
+    when 'neither agree nor disagree' then 3 when 'somewhat agree' then 4 when 'strongly agree' then 5
+end;
+create or replace macro yes_no(label) as case lower(trim(label)) when 'yes' then 'yes' when 'no' then 'no' end;
+create or replace macro whole_number(text) as
+    case when regexp_full_match(trim(text), '[+-]?[0-9]+') then try_cast(trim(text) as integer) end;
+-- A multi-select cell holds the chosen labels joined by a bare comma; a label is chosen when it stands
+-- between two separators (or the ends of the cell).
+create or replace macro ticked(cell, label) as
+    contains(',' || lower(trim(coalesce(cell, ''))) || ',', ',' || lower(label) || ',');
+
+create or replace temp table decoded as
+select
+    b.survey_year,
+    b.delivery,
+    r.row_number,
+    r.response_id,
+    case lower(trim(b.gender))
+        when 'woman' then 'female' when 'man' then 'male' when 'non-binary' then 'nonbinary_or_other'
+        when 'prefer to self-describe' then 'nonbinary_or_other' when 'prefer not to answer' then 'not_reported'
+    end as gender,
+    whole_number(b.age) as age_number,
+    s.specialty_code,
+    s.specialty_group,
+    yes_no(b.mentor_formal) as mentor_formal,
+    yes_no(b.mentor_informal) as mentor_informal,
+    case lower(trim(b.had_student_mentor))
+        when 'yes' then 'yes' when 'no' then 'no' when 'not sure' then 'not_sure'
+    end as had_student_mentor,
+    likert(b.SSM_value_1) as value_distinct,
+    likert(b.SSM_value_2) as value_mentee,
+    likert(b.SSM_value_3) as value_mentor,
+    case lower(trim(b.mentor_again)) when 'yes' then 'yes' when 'no' then 'no' when 'unsure' then 'unsure'
+    end as mentor_again_answer,
+    likert(b.mentor_worthwhile) as mentor_worthwhile_answer,
+    whole_number(b.mentees_count) as mentees_number,
+    ticked(b.nonpart_reasons, 'Not enough time (clinical, research, or personal commitments)') as reason_1,
+    ticked(b.nonpart_reasons, 'Was not aware of the program') as reason_2,
+    ticked(b.nonpart_reasons, 'Not interested in mentoring') as reason_3,
+    ticked(b.nonpart_reasons, 'Did not feel qualified to mentor') as reason_4,
+    ticked(b.nonpart_reasons, 'Applied but was not selected') as reason_5,
+    ticked(b.nonpart_reasons, 'Other (please specify)') as reason_6,
+    -- the raw cells, for the data-quality issues
+    trim(b.age) as age_cell,
+    trim(b.specialty) as specialty_cell,
+    trim(b.gender) as gender_cell,
+    trim(b.mentor_formal) as mentor_formal_cell,
+    trim(b.mentor_informal) as mentor_informal_cell,
+    trim(b.had_student_mentor) as had_student_mentor_cell,
+    trim(b.SSM_value_1) as value_1_cell,
+    trim(b.SSM_value_2) as value_2_cell,
+    trim(b.SSM_value_3) as value_3_cell,
+    trim(b.mentor_again) as mentor_again_cell,
+    trim(b.mentor_worthwhile) as mentor_worthwhile_cell,
+    trim(b.mentees_count) as mentees_count_cell,
+    trim(b.nonpart_reasons) as reasons_cell,
+    trim(b.nonpart_reasons_6_TEXT) as reasons_text_cell
+from cells as b
+join responses as r on r.position = b.rowid
+left join specialty_codes as s on lower(trim(b.specialty)) = lower(s.specialty_label)
+where r.bucket = 'respondent';
+
+-- Respondents with their answers as the warehouse holds them, and their cohort (spec §7).
+create or replace table respondents as
+select
+    survey_year,
+    delivery,
+    row_number,
+    response_id as respondent_key,
+    gender,
+    case when age_number between 20 and 65 then age_number end as age,
+    specialty_code as specialty,
+    specialty_group,
+    mentor_formal,
+    mentor_informal,
+    had_student_mentor,
+    value_distinct,
+    value_mentee,
+    value_mentor,
+    -- shown only to formal mentors; anything else is off the branch and missing
+    case when mentor_formal = 'yes' then mentor_again_answer end as mentor_again,
+    case when mentor_formal = 'yes' then mentor_worthwhile_answer end as mentor_worthwhile,
+    case when mentor_formal = 'yes' and mentees_number between 0 and 20 then mentees_number end as mentees_count,
+    -- shown only to mentor_formal = no; missing (not "no") for everyone else
+    case when mentor_formal = 'no' then reason_1 end as nonpart_reason_1,
+    case when mentor_formal = 'no' then reason_2 end as nonpart_reason_2,
+    case when mentor_formal = 'no' then reason_3 end as nonpart_reason_3,
+    case when mentor_formal = 'no' then reason_4 end as nonpart_reason_4,
+    case when mentor_formal = 'no' then reason_5 end as nonpart_reason_5,
+    case when mentor_formal = 'no' then reason_6 end as nonpart_reason_6,
+    case
+        when mentor_formal = 'yes' then 'mentor'
+        when mentor_formal = 'no' and mentor_informal = 'no' then 'non_mentor'
+        when mentor_formal = 'no' and mentor_informal = 'yes' then 'informal'
+        else 'unclassified'
+    end as cohort
+from decoded;
+
+-- stage: marts
+create or replace table response_funnel as
+with buckets as (
+    select
+        survey_year,
+        count(*) as received,
+        count(*) filter (where bucket = 'preview') as preview,
+        count(*) filter (where bucket = 'incomplete') as incomplete,
+        count(*) filter (where bucket = 'no_consent') as no_consent,
+        count(*) filter (where bucket = 'duplicate') as duplicate,
+        count(*) filter (where bucket = 'rejected') as rejected,
+        count(*) filter (where bucket = 'respondent') as respondents
+    from responses
+    group by survey_year
+),
+cohorts as (
+    select
+        survey_year,
+        count(*) filter (where cohort = 'mentor') as mentors,
+        count(*) filter (where cohort = 'non_mentor') as non_mentors,
+        count(*) filter (where cohort = 'informal') as informal,
+        count(*) filter (where cohort = 'unclassified') as unclassified
+    from respondents
+    group by survey_year
+)
+select
+    b.survey_year,
+    cs.class_size,
+    b.received, b.preview, b.incomplete, b.no_consent, b.duplicate, b.rejected, b.respondents,
+    case when cs.class_size > 0 then b.respondents::double / cs.class_size end as response_rate,
+    coalesce(c.mentors, 0) as mentors,
+    coalesce(c.non_mentors, 0) as non_mentors,
+    coalesce(c.informal, 0) as informal,
+    coalesce(c.unclassified, 0) as unclassified,
+    'v2' as instrument_version,
+    d.source_sha256
+from buckets as b
+join deliveries as d using (survey_year)
+left join cohorts as c using (survey_year)
+left join class_sizes as cs using (survey_year)
+order by b.survey_year;
+
+create or replace table cohort_mentors as
+select respondent_key, survey_year, gender, age, specialty, specialty_group, mentor_formal,
+    mentor_informal, had_student_mentor, value_distinct, value_mentee, value_mentor, mentor_again,
+    mentor_worthwhile, mentees_count, nonpart_reason_1, nonpart_reason_2, nonpart_reason_3,
+    nonpart_reason_4, nonpart_reason_5, nonpart_reason_6
+from respondents where cohort = 'mentor';
+
+create or replace table cohort_non_mentors as
+select respondent_key, survey_year, gender, age, specialty, specialty_group, mentor_formal,
+    mentor_informal, had_student_mentor, value_distinct, value_mentee, value_mentor, mentor_again,
+    mentor_worthwhile, mentees_count, nonpart_reason_1, nonpart_reason_2, nonpart_reason_3,
+    nonpart_reason_4, nonpart_reason_5, nonpart_reason_6
+from respondents where cohort = 'non_mentor';
+
+-- Wilson score interval without continuity correction, z = 1.959963984540054, clamped to [0, 1] and
+-- around the proportion as the pipeline's macro does.
+create or replace macro wilson(x, n, sign) as
+    (x::double / n + 1.959963984540054 ^ 2 / (2.0 * n)
+     + sign * 1.959963984540054 * sqrt((x::double / n) * (1 - x::double / n) / n
+                                       + 1.959963984540054 ^ 2 / (4.0 * n::double * n)))
+    / (1 + 1.959963984540054 ^ 2 / n);
+
+create or replace table metric_summary as
+with answers as (
+    select survey_year, cohort, 'value_distinct' as metric_id, value_distinct >= 4 as is_yes
+    from respondents where value_distinct is not null
+    union all
+    select survey_year, cohort, 'value_mentee', value_mentee >= 4 from respondents where value_mentee is not null
+    union all
+    select survey_year, cohort, 'value_mentor', value_mentor >= 4 from respondents where value_mentor is not null
+    union all
+    select survey_year, cohort, 'mentor_again', mentor_again = 'yes' from respondents where mentor_again is not null
+    union all
+    select survey_year, cohort, 'mentor_worthwhile', mentor_worthwhile >= 4
+    from respondents where mentor_worthwhile is not null
+),
+by_cohort as (
+    select survey_year, metric_id, cohort, count(*) filter (where is_yes) as numerator, count(*) as denominator
+    from answers group by all
+),
+grid as (
+    select f.survey_year, m.metric_id, c.cohort
+    from response_funnel as f
+    cross join (values ('value_distinct'), ('value_mentee'), ('value_mentor'), ('mentor_again'),
+                       ('mentor_worthwhile')) as m (metric_id)
+    cross join (values ('all'), ('mentor'), ('non_mentor')) as c (cohort)
+),
+counted as (
+    select
+        g.survey_year, g.metric_id, g.cohort,
+        coalesce(sum(b.numerator), 0)::bigint as numerator,
+        coalesce(sum(b.denominator), 0)::bigint as denominator
+    from grid as g
+    left join by_cohort as b
+        on g.survey_year = b.survey_year and g.metric_id = b.metric_id
+        and (g.cohort = 'all' or g.cohort = b.cohort)
+    group by all
+)
+select
+    survey_year, metric_id, cohort, numerator, denominator,
+    case when denominator > 0 then numerator::double / denominator end as proportion,
+    case when denominator > 0 then
+        greatest(0.0, least(wilson(numerator, denominator, -1), numerator::double / denominator)) end as ci_low,
+    case when denominator > 0 then
+        least(1.0, greatest(wilson(numerator, denominator, 1), numerator::double / denominator)) end as ci_high
+from counted
+order by survey_year, metric_id, cohort;
+
+-- 2x2 tables a = mentor yes, b = mentor not yes, c = non-mentor yes, d = non-mentor not yes; 0.5 added
+-- to every cell when one is 0 (ratios and intervals only). Katz log interval for the risk ratio,
+-- Woolf logit interval for the odds ratio. p_value: Fisher's exact test is not SQL (null here).
+create or replace table cohort_comparisons as
+with tables as (
+    select
+        m.survey_year, m.metric_id,
+        m.numerator as mentor_yes, m.denominator as mentor_n,
+        n.numerator as non_mentor_yes, n.denominator as non_mentor_n
+    from metric_summary as m
+    join metric_summary as n
+        on m.survey_year = n.survey_year and m.metric_id = n.metric_id
+        and m.cohort = 'mentor' and n.cohort = 'non_mentor'
+    where m.metric_id in ('value_distinct', 'value_mentee', 'value_mentor')
+),
+cells as (
+    select
+        *,
+        mentor_n > 0 and non_mentor_n > 0 as defined,
+        mentor_n > 0 and non_mentor_n > 0 and least(mentor_yes, mentor_n - mentor_yes, non_mentor_yes,
+            non_mentor_n - non_mentor_yes) = 0 as corrected
+    from tables
+),
+shifted as (
+    select
+        *,
+        mentor_yes + case when corrected then 0.5 else 0 end as a,
+        mentor_n - mentor_yes + case when corrected then 0.5 else 0 end as b,
+        non_mentor_yes + case when corrected then 0.5 else 0 end as c,
+        non_mentor_n - non_mentor_yes + case when corrected then 0.5 else 0 end as d
+    from cells
+),
+logs as (
+    select
+        *,
+        case when defined then ln(a / (a + b)) - ln(c / (c + d)) end as log_rr,
+        case when defined then sqrt(1 / a - 1 / (a + b) + 1 / c - 1 / (c + d)) end as se_rr,
+        case when defined then ln(a) + ln(d) - ln(b) - ln(c) end as log_or,
+        case when defined then sqrt(1 / a + 1 / b + 1 / c + 1 / d) end as se_or
+    from shifted
+)
+select
+    survey_year, metric_id, mentor_yes, mentor_n, non_mentor_yes, non_mentor_n,
+    case when defined then (a / (a + b)) / (c / (c + d)) end as risk_ratio,
+    exp(log_rr - 1.959963984540054 * se_rr) as rr_ci_low,
+    exp(log_rr + 1.959963984540054 * se_rr) as rr_ci_high,
+    case when defined then (a * d) / (b * c) end as odds_ratio,
+    exp(log_or - 1.959963984540054 * se_or) as or_ci_low,
+    exp(log_or + 1.959963984540054 * se_or) as or_ci_high,
+    null::double as p_value,
+    coalesce(corrected, false) as zero_cell_corrected
+from logs
+order by survey_year, metric_id;
+
+create or replace table demographics_by_cohort as
+with compared as (
+    select * from respondents where cohort in ('mentor', 'non_mentor')
+),
+levels as (
+    select * from (values
+        ('gender', 'female'), ('gender', 'male'), ('gender', 'nonbinary_or_other'), ('gender', 'not_reported'),
+        ('specialty_group', 'primary_care'), ('specialty_group', 'surgical'), ('specialty_group', 'other'),
+        ('specialty_group', 'not_matched')
+    ) as l (characteristic, level)
+),
+cohorts as (select * from (values ('mentor'), ('non_mentor')) as c (cohort)),
+answers as (
+    select survey_year, cohort, 'gender' as characteristic, gender as level from compared where gender is not null
+    union all
+    select survey_year, cohort, 'specialty_group', specialty_group from compared where specialty_group is not null
+),
+counted as (
+    select survey_year, cohort, characteristic, level, count(*) as n from answers group by all
+),
+categorical as (
+    select f.survey_year, l.characteristic, l.level, c.cohort, coalesce(k.n, 0) as n
+    from response_funnel as f
+    cross join levels as l
+    cross join cohorts as c
+    left join counted as k
+        on k.survey_year = f.survey_year and k.cohort = c.cohort
+        and k.characteristic = l.characteristic and k.level = l.level
+),
+ages as (
+    select f.survey_year, c.cohort, count(r.age) as n, avg(r.age) as age_mean, stddev_samp(r.age) as age_sd
+    from response_funnel as f
+    cross join cohorts as c
+    left join compared as r on r.survey_year = f.survey_year and r.cohort = c.cohort
+    group by all
+)
+select
+    survey_year, characteristic, level, cohort, n,
+    case when sum(n) over (partition by survey_year, characteristic, cohort) > 0
+        then n::double / sum(n) over (partition by survey_year, characteristic, cohort) end as proportion,
+    null::double as value
+from categorical
+union all
+select survey_year, 'age', 'mean', cohort, n, null::double, age_mean from ages
+union all
+select survey_year, 'age', 'sd', cohort, n, null::double, age_sd from ages
+order by survey_year, characteristic, level, cohort;
+
+-- Tests and SMDs of the compared cohorts (mentors first). Statistics and SMDs only: the p-values of
+-- Fisher's exact test, the chi-square and the t distribution are not SQL (null here). Assumes every
+-- tested level occurs (true at the benchmark's sizes); the pipeline also handles empty levels.
+create or replace table demographic_balance as
+with compared as (
+    select * from respondents where cohort in ('mentor', 'non_mentor')
+),
+gender as (
+    select
+        survey_year,
+        count(*) filter (where cohort = 'mentor' and gender = 'female') as f1,
+        count(*) filter (where cohort = 'mentor' and gender in ('female', 'male')) as n1,
+        count(*) filter (where cohort = 'non_mentor' and gender = 'female') as f2,
+        count(*) filter (where cohort = 'non_mentor' and gender in ('female', 'male')) as n2
+    from compared group by survey_year
+),
+gender_rows as (
+    select
+        survey_year, 'gender' as characteristic, 'fisher_exact' as test, null::double as statistic,
+        null::double as p_value,
+        case when n1 > 0 and n2 > 0 then
+            (f1::double / n1 - f2::double / n2)
+            / nullif(sqrt((f1::double / n1 * (1 - f1::double / n1) + f2::double / n2 * (1 - f2::double / n2)) / 2), 0)
+        end as smd
+    from gender
+),
+age as (
+    select
+        survey_year,
+        count(age) filter (where cohort = 'mentor') as n1,
+        avg(age) filter (where cohort = 'mentor') as m1,
+        var_samp(age) filter (where cohort = 'mentor') as v1,
+        count(age) filter (where cohort = 'non_mentor') as n2,
+        avg(age) filter (where cohort = 'non_mentor') as m2,
+        var_samp(age) filter (where cohort = 'non_mentor') as v2
+    from compared group by survey_year
+),
+age_rows as (
+    select
+        survey_year, 'age', 'welch_t',
+        case when n1 >= 2 and n2 >= 2 then (m1 - m2) / nullif(sqrt(v1 / n1 + v2 / n2), 0) end,
+        null::double,
+        case when n1 >= 2 and n2 >= 2 then (m1 - m2) / nullif(sqrt((v1 + v2) / 2), 0) end
+    from age
+),
+groups as (
+    select
+        survey_year,
+        count(*) filter (where cohort = 'mentor' and specialty_group = 'primary_care') as m_pc,
+        count(*) filter (where cohort = 'mentor' and specialty_group = 'surgical') as m_su,
+        count(*) filter (where cohort = 'mentor' and specialty_group = 'other') as m_ot,
+        count(*) filter (where cohort = 'non_mentor' and specialty_group = 'primary_care') as n_pc,
+        count(*) filter (where cohort = 'non_mentor' and specialty_group = 'surgical') as n_su,
+        count(*) filter (where cohort = 'non_mentor' and specialty_group = 'other') as n_ot
+    from compared group by survey_year
+),
+group_shares as (
+    select
+        *,
+        (m_pc + m_su + m_ot)::double as m_n,
+        (n_pc + n_su + n_ot)::double as n_n,
+        (m_pc + m_su + m_ot + n_pc + n_su + n_ot)::double as total
+    from groups
+),
+group_stats as (
+    select
+        *,
+        -- Pearson's chi-square (no continuity correction) on the 2x3 table
+        (m_pc - m_n * (m_pc + n_pc) / total) ^ 2 / (m_n * (m_pc + n_pc) / total)
+        + (m_su - m_n * (m_su + n_su) / total) ^ 2 / (m_n * (m_su + n_su) / total)
+        + (m_ot - m_n * (m_ot + n_ot) / total) ^ 2 / (m_n * (m_ot + n_ot) / total)
+        + (n_pc - n_n * (m_pc + n_pc) / total) ^ 2 / (n_n * (m_pc + n_pc) / total)
+        + (n_su - n_n * (m_su + n_su) / total) ^ 2 / (n_n * (m_su + n_su) / total)
+        + (n_ot - n_n * (m_ot + n_ot) / total) ^ 2 / (n_n * (m_ot + n_ot) / total) as chi_square,
+        -- Yang and Dalton's SMD with the first level dropped: p = (surgical, other) shares
+        m_su / m_n as p1s, m_ot / m_n as p1o, n_su / n_n as p2s, n_ot / n_n as p2o
+    from group_shares
+),
+group_smd as (
+    select
+        *,
+        (p1s * (1 - p1s) + p2s * (1 - p2s)) / 2 as s11,
+        (-p1s * p1o - p2s * p2o) / 2 as s12,
+        (p1o * (1 - p1o) + p2o * (1 - p2o)) / 2 as s22,
+        p1s - p2s as ds,
+        p1o - p2o as do_
+    from group_stats
+),
+group_rows as (
+    select
+        survey_year, 'specialty_group', 'chi_square', chi_square, null::double,
+        sqrt(greatest(0.0, (s22 * ds * ds - 2 * s12 * ds * do_ + s11 * do_ * do_) / nullif(s11 * s22 - s12 * s12, 0)))
+    from group_smd
+)
+select * from gender_rows
+union all
+select * from age_rows
+union all
+select * from group_rows
+order by survey_year, characteristic;
+
+create or replace table nonparticipation_reasons as
+with non_mentors as (
+    select * from respondents where cohort = 'non_mentor'
+),
+ticks as (
+    unpivot (select survey_year, nonpart_reason_1, nonpart_reason_2, nonpart_reason_3, nonpart_reason_4,
+                    nonpart_reason_5, nonpart_reason_6 from non_mentors)
+    on nonpart_reason_1, nonpart_reason_2, nonpart_reason_3, nonpart_reason_4, nonpart_reason_5, nonpart_reason_6
+    into name reason_column value is_ticked
+),
+counted as (
+    select survey_year, replace(reason_column, 'nonpart_reason_', '')::integer as reason_code,
+        count(*) filter (where is_ticked) as n
+    from ticks group by all
+),
+denominators as (
+    select survey_year,
+        count(*) filter (where nonpart_reason_1 or nonpart_reason_2 or nonpart_reason_3 or nonpart_reason_4
+                         or nonpart_reason_5 or nonpart_reason_6) as denominator
+    from non_mentors group by survey_year
+)
+select
+    f.survey_year, r.reason_code, r.reason_label,
+    coalesce(c.n, 0) as n,
+    coalesce(d.denominator, 0) as denominator,
+    case when d.denominator > 0 then coalesce(c.n, 0)::double / d.denominator end as proportion
+from response_funnel as f
+cross join reason_codes as r
+left join counted as c on c.survey_year = f.survey_year and c.reason_code = r.reason_code
+left join denominators as d on d.survey_year = f.survey_year
+order by f.survey_year, r.reason_code;
+
+-- change_vs_prior: difference from the previous survey year that has the metric (denominator > 0).
+-- p_value_vs_prior: Fisher's exact test, not SQL (null here).
+create or replace table metric_trends as
+select
+    *,
+    case when denominator > 0 then proportion - last_value(case when denominator > 0 then proportion end ignore nulls)
+        over (partition by metric_id, cohort order by survey_year rows between unbounded preceding and 1 preceding)
+    end as change_vs_prior,
+    null::double as p_value_vs_prior
+from metric_summary
+order by metric_id, cohort, survey_year;
+
+-- Cochran-Armitage z across the years (scores = the years, centred), without continuity correction.
+-- p_value: the normal tail is not a DuckDB function (null here).
+create or replace table metric_trend_tests as
+with used as (
+    select metric_id, cohort, survey_year::double as t, numerator::double as x, denominator::double as n
+    from metric_summary where denominator > 0
+),
+totals as (
+    select metric_id, cohort, min(t)::integer as first_year, max(t)::integer as last_year, count(*) as years,
+        sum(n) as big_n, sum(x) / sum(n) as p_bar, sum(t * n) / sum(n) as t_bar
+    from used group by all
+),
+sums as (
+    select u.metric_id, u.cohort, any_value(k.first_year) as first_year, any_value(k.last_year) as last_year,
+        any_value(k.years) as years, any_value(k.p_bar) as p_bar,
+        sum((u.t - k.t_bar) * (u.x - u.n * k.p_bar)) as stat,
+        sum((u.t - k.t_bar) ^ 2 * u.n) as ss
+    from used as u join totals as k using (metric_id, cohort)
+    group by u.metric_id, u.cohort
+),
+grid as (
+    select distinct metric_id, cohort from metric_summary
+)
+select
+    g.metric_id, g.cohort, s.first_year, s.last_year, coalesce(s.years, 0) as years,
+    case when s.years >= 2 and s.p_bar > 0 and s.p_bar < 1 and s.ss > 0
+        then s.stat / sqrt(s.p_bar * (1 - s.p_bar) * s.ss) end as z,
+    null::double as p_value
+from grid as g
+left join sums as s using (metric_id, cohort)
+order by g.metric_id, g.cohort;
+
+-- The data-quality issues of spec §5 (respondents only, as the pipeline records them).
+create or replace table data_quality_issues as
+with issues as (
+    select delivery, survey_year, row_number, 'age' as "column", age_cell as original_value,
+        case when age_number is null then 'not_an_integer' else 'out_of_range' end as rule
+    from decoded where age_cell <> '' and (age_number is null or age_number not between 20 and 65)
+    union all
+    select delivery, survey_year, row_number, 'specialty', specialty_cell, 'unknown_label'
+    from decoded where specialty_cell <> '' and specialty_code is null
+    union all
+    select delivery, survey_year, row_number, 'gender', gender_cell, 'unknown_label'
+    from decoded where gender_cell <> '' and gender is null
+    union all
+    select delivery, survey_year, row_number, 'mentor_formal', mentor_formal_cell, 'unknown_label'
+    from decoded where mentor_formal_cell <> '' and mentor_formal is null
+    union all
+    select delivery, survey_year, row_number, 'mentor_informal', mentor_informal_cell, 'unknown_label'
+    from decoded where mentor_informal_cell <> '' and mentor_informal is null
+    union all
+    select delivery, survey_year, row_number, 'had_student_mentor', had_student_mentor_cell, 'unknown_label'
+    from decoded where had_student_mentor_cell <> '' and had_student_mentor is null
+    union all
+    select delivery, survey_year, row_number, 'SSM_value_1', value_1_cell, 'unknown_label'
+    from decoded where value_1_cell <> '' and value_distinct is null
+    union all
+    select delivery, survey_year, row_number, 'SSM_value_2', value_2_cell, 'unknown_label'
+    from decoded where value_2_cell <> '' and value_mentee is null
+    union all
+    select delivery, survey_year, row_number, 'SSM_value_3', value_3_cell, 'unknown_label'
+    from decoded where value_3_cell <> '' and value_mentor is null
+    union all
+    select delivery, survey_year, row_number, 'mentor_again', mentor_again_cell,
+        case when mentor_again_answer is null then 'unknown_label' else 'off_branch' end
+    from decoded where mentor_again_cell <> ''
+        and (mentor_again_answer is null or mentor_formal is distinct from 'yes')
+    union all
+    select delivery, survey_year, row_number, 'mentor_worthwhile', mentor_worthwhile_cell,
+        case when mentor_worthwhile_answer is null then 'unknown_label' else 'off_branch' end
+    from decoded where mentor_worthwhile_cell <> ''
+        and (mentor_worthwhile_answer is null or mentor_formal is distinct from 'yes')
+    union all
+    select delivery, survey_year, row_number, 'mentees_count', mentees_count_cell,
+        case when mentees_number is null then 'not_an_integer'
+             when mentees_number not between 0 and 20 then 'out_of_range' else 'off_branch' end
+    from decoded where mentees_count_cell <> ''
+        and (mentees_number is null or mentees_number not between 0 and 20 or mentor_formal is distinct from 'yes')
+    union all
+    select delivery, survey_year, row_number, 'nonpart_reasons', reasons_cell, 'off_branch'
+    from decoded where (reason_1 or reason_2 or reason_3 or reason_4 or reason_5 or reason_6)
+        and mentor_formal is distinct from 'no'
+    union all
+    select delivery, survey_year, row_number, 'nonpart_reasons_6_TEXT', reasons_text_cell, 'off_branch'
+    from decoded where reasons_text_cell <> '' and mentor_formal is distinct from 'no'
+)
+select
+    delivery, survey_year, row_number, "column",
+    regexp_replace(original_value, '[A-Za-z0-9_.+-]+@[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+', '[email removed]', 'g')
+        as original_value,
+    rule
+from issues
+order by survey_year, row_number, "column";
+
+-- stage: cleanup
+-- What stays in the database: every row with its bucket (responses), the respondents, the marts.
+drop table cells;
+drop table duplicate_positions;
+drop table decoded;
