@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,22 +19,13 @@ import duckdb
 import pytest
 
 from pipelines.lib.mail import SmtpSettings, build_report_message, send_smtp
-from tests.conftest import BuiltPipeline, pipeline_env, pipeline_environment
+from tests.conftest import BuiltPipeline, pipeline_environment
 from tests.smtp_server import smtp_env, smtp_server
+from tests.test_cli import ssm
 
-SSM = str(Path(sys.executable).parent / "ssm")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 LEADERSHIP = "dean@med.example.edu, associate.dean@med.example.edu"
 ANALYSTS = "ir-analyst@med.example.edu"
 YEAR = "2021"
-
-
-def ssm(root: Path, *args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
-    env = pipeline_env(root)
-    env.update(env_extra)
-    return subprocess.run(
-        [SSM, *args], env=env, capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT
-    )
 
 
 @pytest.fixture
