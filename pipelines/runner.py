@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.lib import warehouse
+from pipelines.lib.alerts import BATCH_ATTEMPT_TAG
 from pipelines.lib.landing import LandedFile, newest_per_year, sha256_of
 from pipelines.project import dagster_home, data_dir
 
@@ -142,35 +143,68 @@ def run_job(
 
 
 def load_in_batch(years: list[int], instance: dg.DagsterInstance) -> list[YearOutcome]:
-    """Load several survey years: each file in its own ingest run, then one dbt build over the range
-    of years that loaded, then each year's report. The same assets and checks as survey_year_job, in
-    2n + 1 runs whose cost is dominated by one dbt start-up instead of n.
+    """Load several survey years: their files in one ingest run, one dbt build over the range of years
+    that loaded, then their reports in one run. The same assets and checks as survey_year_job, in three
+    runs instead of 3n: Dagster's bookkeeping per run and dbt's start-up cost more than a small year.
+
+    When a batch run fails (a refused delivery), its years run again one run each, so that every year
+    gets its own outcome and the others still load.
     """
-    outcomes: dict[int, YearOutcome] = {}
-    loaded = []
-    for year in years:
-        result = _execute("ingest_job", instance, partition_key=str(year))
-        if result.success:
-            loaded.append(year)
-        else:
-            outcomes[year] = YearOutcome(year, "", False, _failure_message(result), result.run_id)
+    outcomes = _run_batch("ingest_job", years, instance)
+    loaded = [year for year in years if outcomes[year].succeeded]
     if loaded:
-        # Dynamic partitions keep the order they were added in; the range runs from the first to the
-        # last loaded year in that order (a year between them that did not change is rebuilt as it is).
-        order = instance.get_dynamic_partitions(PARTITIONS_NAME)
-        positions = sorted(order.index(str(year)) for year in loaded)
-        tags = {RANGE_START_TAG: order[positions[0]], RANGE_END_TAG: order[positions[-1]]}
-        result = _execute("transform_job", instance, tags=tags)
+        result = _execute("transform_job", instance, tags=_range_tags(loaded, instance))
         if not result.success:
             message = _failure_message(result)
             for year in loaded:
                 outcomes[year] = YearOutcome(year, "", False, message, result.run_id)
             loaded = []
-    for year in loaded:
-        result = _execute("report_job", instance, partition_key=str(year))
-        message = "done" if result.success else _failure_message(result)
-        outcomes[year] = YearOutcome(year, "", result.success, message, result.run_id)
+    if loaded:
+        outcomes.update(_run_batch("report_job", loaded, instance))
     return [outcomes[year] for year in years]
+
+
+def _range_tags(years: list[int], instance: dg.DagsterInstance) -> dict[str, str]:
+    """Run tags for one run over the partitions from the first to the last of `years`.
+
+    Dynamic partitions keep the order they were added in; the range covers everything between the
+    first and the last year in that order.
+    """
+    order = instance.get_dynamic_partitions(PARTITIONS_NAME)
+    positions = sorted(order.index(str(year)) for year in years)
+    return {RANGE_START_TAG: order[positions[0]], RANGE_END_TAG: order[positions[-1]]}
+
+
+def _contiguous_runs(years: list[int], instance: dg.DagsterInstance) -> list[list[int]]:
+    """`years` cut into runs of neighbouring partitions, so that a range run covers no other year."""
+    order = instance.get_dynamic_partitions(PARTITIONS_NAME)
+    chunks: list[list[int]] = []
+    previous = None
+    for position, year in sorted((order.index(str(year)), year) for year in years):
+        if previous is not None and position == previous + 1:
+            chunks[-1].append(year)
+        else:
+            chunks.append([year])
+        previous = position
+    return chunks
+
+
+def _run_batch(job_name: str, years: list[int], instance: dg.DagsterInstance) -> dict[int, YearOutcome]:
+    """Run a per-year job for `years`: one run per range of neighbouring years, and a run per year of
+    any range whose run failed."""
+    outcomes: dict[int, YearOutcome] = {}
+    for chunk in _contiguous_runs(years, instance):
+        if len(chunk) > 1:
+            tags = {**_range_tags(chunk, instance), BATCH_ATTEMPT_TAG: "true"}
+            result = _execute(job_name, instance, tags=tags)
+            if result.success:
+                outcomes.update({year: YearOutcome(year, "", True, "done", result.run_id) for year in chunk})
+                continue
+        for year in chunk:
+            result = _execute(job_name, instance, partition_key=str(year))
+            message = "done" if result.success else _failure_message(result)
+            outcomes[year] = YearOutcome(year, "", result.success, message, result.run_id)
+    return outcomes
 
 
 def _execute(

@@ -2,8 +2,8 @@
 
 The build runs the real thing: Dagster in-process, dbt against a DuckDB file, pandera validation,
 report rendering. It loads every demonstration year (2016-2019 in v1, 2020-2025 in v2, 2018 the
-reference year of spec §10) the way `ssm run` loads several new deliveries: one ingest run per year,
-one dbt build for all, one report run per year.
+reference year of spec §10) the way `ssm run` loads several new deliveries: one ingest run, one dbt
+build and one report run, each over the range of years.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ from pathlib import Path
 
 from pipelines.lib.mail import SendOutcome, SmtpSettings, send_smtp, write_to_outbox
 
+# The tag of a batch run (several years in one run) that `ssm run` follows with a run per year when it
+# fails (pipelines/runner.py): the analysts are alerted about those runs, not about the batch run.
+BATCH_ATTEMPT_TAG = "ssm/batch_attempt"
+
 
 @dataclass(frozen=True)
 class FailedRun:

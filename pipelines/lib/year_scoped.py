@@ -8,19 +8,31 @@ stands. Without years (a plain `dbt build`), every year is computed.
 
 from __future__ import annotations
 
-import pandas as pd
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pandas is there when dbt runs the models; the Dagster asset reads only the name
+    import pandas as pd
+
+# Set by the Dagster dbt asset for its build (pipelines/defs/transform/assets.py), as "2019,2020".
+BUILD_YEARS_ENV = "SSM_BUILD_YEARS"
 
 
 def loaded_years(config_value: object) -> list[int] | None:
-    """The survey years of this dbt invocation (the dbt var survey_years, rendered into the model
-    config by dbt_project.yml as "2019,2020", or "all"); None means every year."""
+    """The survey years of this dbt invocation; None means every year.
+
+    The dbt var survey_years comes first (dbt_project.yml renders it into the model config as
+    "2019,2020", or "all" when unset); without it, SSM_BUILD_YEARS, as macros/survey_year.sql reads it.
+    """
     if config_value is None:
-        return None
+        config_value = "all"
     if isinstance(config_value, (list, tuple)):
         return sorted({int(y) for y in config_value})
     text = str(config_value).strip().strip("[]")
     if text.lower() in ("all", "none", "null"):
-        return None
+        text = os.environ.get(BUILD_YEARS_ENV, "").strip()
+        if not text:
+            return None
     return sorted({int(part) for part in text.split(",") if part.strip()})
 
 
@@ -60,6 +72,8 @@ def years_to_compute(
 
 def combine(kept: pd.DataFrame | None, computed: pd.DataFrame) -> pd.DataFrame:
     """The kept rows of the other years followed by the computed ones, in the computed frame's types."""
+    import pandas as pd
+
     if kept is None or kept.empty:
         return computed.reset_index(drop=True)
     kept = kept[computed.columns].astype(computed.dtypes.to_dict())

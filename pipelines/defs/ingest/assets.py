@@ -5,30 +5,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
-import pandera.pandas as pa
+import duckdb
 
 from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import SurveyConfig, Warehouse
 from pipelines.lib.errors import DeliveryError
-from pipelines.lib.harmonise import ISSUE_COLUMNS, RESPONSE_COLUMNS, harmonise
-from pipelines.lib.landing import newest_per_year, sha256_of
-from pipelines.lib.readers import read_delivery
+from pipelines.lib.landing import LandedFile, newest_per_year, sha256_of
 
 # Every asset that writes the DuckDB file runs in this pool (limit 1 in dagster.yaml): DuckDB allows
 # one writing process per file.
 WAREHOUSE_POOL = "warehouse"
-
-
-class ClassSizes(pa.DataFrameModel):
-    """reference/class_sizes.csv: one row per survey year, maintained by the analyst."""
-
-    survey_year: int = pa.Field(ge=1990, le=2100, unique=True, description="graduation year of the class")
-    class_size: int = pa.Field(gt=0, le=2000, description="students in the graduating class")
-
-    class Config:
-        strict = True
-        coerce = True
 
 
 @dg.asset(
@@ -41,29 +27,18 @@ def class_sizes(
     context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """raw.class_sizes: class size per survey year from reference/class_sizes.csv (one row per year)."""
+    # pandas and pandera are imported when the asset runs, not when the definitions load.
+    from pipelines.lib.class_sizes import empty_class_sizes, read_class_sizes
+
     path = survey.class_sizes_path
     if path.exists():
-        frame = pd.read_csv(path, dtype=str).apply(lambda c: c.str.strip())
         try:
-            frame = ClassSizes.validate(frame, lazy=True)
-        except pa.errors.SchemaErrors as err:
-            first = err.failure_cases.iloc[0]
-            row = None if pd.isna(first["index"]) else int(first["index"]) + 2  # +1 header, +1 from zero
-            raise dg.Failure(
-                description=str(
-                    DeliveryError(
-                        str(path),
-                        f"fails check {first['check']} with value {first['failure_case']!r}",
-                        "Fix the file: two columns survey_year,class_size, one row per year, whole numbers.",
-                        row=row,
-                        column=None if pd.isna(first["column"]) else str(first["column"]),
-                    )
-                ),
-                allow_retries=False,
-            ) from None
+            frame = read_class_sizes(path)
+        except DeliveryError as err:
+            raise dg.Failure(description=str(err), allow_retries=False) from None
     else:
         context.log.warning(f"{path} does not exist: no year will have a response rate.")
-        frame = pd.DataFrame({"survey_year": pd.Series(dtype=int), "class_size": pd.Series(dtype=int)})
+        frame = empty_class_sizes()
     with warehouse.connect() as con:
         con.execute("begin")
         con.execute("delete from raw.class_sizes")
@@ -84,62 +59,102 @@ def class_sizes(
     group_name="ingest",
     kinds={"duckdb"},
     partitions_def=survey_years,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
 )
 def deliveries(
     context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """raw.deliveries: every file received for a survey year, archived unchanged by SHA-256 (one row per file)."""
-    year = int(context.partition_key)
-    landed = newest_per_year(survey.landing_dir).get(year)
+    recorded = {}
+    landed_files = newest_per_year(survey.landing_dir)
     with warehouse.connect() as con:
-        if landed is None:
-            known = con.execute(
-                "select file_name, delivery_sha256 from raw.deliveries where survey_year = ? "
-                "order by received_at desc limit 1",
-                [year],
-            ).fetchone()
-            if known is None:
-                raise dg.Failure(
-                    description=(
-                        f"No delivery for survey year {year}: {survey.landing_dir} has no file named "
-                        f"ssm_survey_{year}*.csv or .xlsx. Put the export there and run again."
-                    ),
-                    allow_retries=False,
-                )
-            return dg.MaterializeResult(metadata={"file": known[0], "sha256": known[1], "new": False})
-        sha256 = sha256_of(landed.path)
-        archive_path = survey.archive_dir / f"{sha256}{landed.path.suffix.lower()}"
-        if not archive_path.exists():
-            survey.archive_dir.mkdir(parents=True, exist_ok=True)
-            partial = archive_path.with_suffix(archive_path.suffix + ".partial")
-            shutil.copyfile(landed.path, partial)
-            partial.replace(archive_path)  # atomic: the archive never holds half a file
-        existing = con.execute(
-            "select status from raw.deliveries where delivery_sha256 = ?", [sha256]
-        ).fetchone()
-        if existing is None:
-            con.execute(
-                "insert into raw.deliveries (delivery_sha256, survey_year, file_name, archive_path, size_bytes,"
-                " received_at, status) values (?, ?, ?, ?, ?, ?, 'received')",
-                [
-                    sha256,
-                    year,
-                    landed.path.name,
-                    str(archive_path),
-                    landed.path.stat().st_size,
-                    datetime.now(UTC).replace(tzinfo=None),
-                ],
-            )
-    return dg.MaterializeResult(
-        metadata={
-            "file": landed.path.name,
-            "sha256": sha256,
-            "size_bytes": landed.path.stat().st_size,
-            "archive": str(archive_path),
-            "new": existing is None,
+        for year in run_years(context):
+            recorded[year] = _record_delivery(con, survey, year, landed_files.get(year))
+    return dg.MaterializeResult(metadata=per_year_metadata(recorded))
+
+
+def run_years(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[int]:
+    """The survey years of this run: one, or several in a batch run over a range of years."""
+    return sorted(int(key) for key in context.partition_keys)
+
+
+def per_year_metadata(by_year: dict[int, dict]) -> dict:
+    """A year's metadata as it is; a batch's as totals plus a table with a row per year.
+
+    Dagster records one materialisation per year of a batch run, all with the same metadata.
+    """
+    if len(by_year) == 1:
+        return next(iter(by_year.values()))
+    rows = [{"survey_year": year, **values} for year, values in sorted(by_year.items())]
+    totals = {
+        key: sum(r[key] for r in rows)
+        for key in ("dagster/row_count",)
+        if all(isinstance(r.get(key), int) for r in rows)
+    }
+    # Paths as text; markdown (a year's first issues) does not fit in a table cell and is left out.
+    rows = [
+        {
+            k: getattr(v, "path", v)
+            for k, v in row.items()
+            if getattr(v, "path", None) or not isinstance(v, dg.MetadataValue)
         }
-    )
+        for row in rows
+    ]
+    import pandas as pd  # imported when run: loading the definitions should not pay for it
+
+    table = pd.DataFrame(rows)
+    return {**totals, "years": dg.MetadataValue.md(table.to_markdown(index=False))}
+
+
+def _record_delivery(
+    con: duckdb.DuckDBPyConnection, survey: SurveyConfig, year: int, landed: LandedFile | None
+) -> dict:
+    """Archive a year's newest landed file and record it as received; returns its metadata."""
+    if landed is None:
+        known = con.execute(
+            "select file_name, delivery_sha256 from raw.deliveries where survey_year = ? "
+            "order by received_at desc limit 1",
+            [year],
+        ).fetchall()
+        if not known:
+            raise dg.Failure(
+                description=(
+                    f"No delivery for survey year {year}: {survey.landing_dir} has no file named "
+                    f"ssm_survey_{year}*.csv or .xlsx. Put the export there and run again."
+                ),
+                allow_retries=False,
+            )
+        return {"file": known[0][0], "sha256": known[0][1], "new": False}
+    sha256 = sha256_of(landed.path)
+    archive_path = survey.archive_dir / f"{sha256}{landed.path.suffix.lower()}"
+    if not archive_path.exists():
+        survey.archive_dir.mkdir(parents=True, exist_ok=True)
+        partial = archive_path.with_suffix(archive_path.suffix + ".partial")
+        shutil.copyfile(landed.path, partial)
+        partial.replace(archive_path)  # atomic: the archive never holds half a file
+    existing = con.execute("select status from raw.deliveries where delivery_sha256 = ?", [sha256]).fetchall()
+    size_bytes = landed.path.stat().st_size
+    if not existing:
+        con.execute(
+            "insert into raw.deliveries (delivery_sha256, survey_year, file_name, archive_path, size_bytes,"
+            " received_at, status) values (?, ?, ?, ?, ?, ?, 'received')",
+            [
+                sha256,
+                year,
+                landed.path.name,
+                str(archive_path),
+                size_bytes,
+                datetime.now(UTC).replace(tzinfo=None),
+            ],
+        )
+    return {
+        "file": landed.path.name,
+        "sha256": sha256,
+        "size_bytes": size_bytes,
+        "archive": str(archive_path),
+        "new": not existing,
+    }
 
 
 @dg.multi_asset(
@@ -160,22 +175,42 @@ def deliveries(
     ],
     group_name="ingest",
     partitions_def=survey_years,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse):
-    """Read, bucket, validate and load the newest delivery of a year, replacing the year in one transaction."""
-    year = int(context.partition_key)
+    """Read, bucket, validate and load the newest delivery of each of the run's years, each year
+    replaced in one transaction.
+
+    A refused delivery fails the run (after the years before it loaded). `ssm run` then loads the
+    batch's years one run each, so that every year gets its own outcome (pipelines/runner.py).
+    """
     salt = survey.require_salt()
+    loaded, issues = {}, {}
+    for year in run_years(context):
+        loaded[year], issues[year] = _load_year(context, survey, warehouse, year, salt)
+    yield dg.MaterializeResult(asset_key=["raw", "responses"], metadata=per_year_metadata(loaded))
+    yield dg.MaterializeResult(asset_key=["raw", "data_quality_issues"], metadata=per_year_metadata(issues))
+
+
+def _load_year(
+    context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse, year: int, salt: str
+) -> tuple[dict, dict]:
+    """Load one year's current delivery; returns the metadata of raw.responses and of the issues."""
+    # Imported when a file is loaded, not when the definitions load (pandas, pandera: seconds).
+    from pipelines.lib.harmonise import ISSUE_COLUMNS, RESPONSE_COLUMNS, harmonise
+    from pipelines.lib.readers import read_delivery
+
     with warehouse.connect(read_only=False) as con:
         current = con.execute(
             "select delivery_sha256, file_name, archive_path from raw.deliveries where survey_year = ? "
             "order by received_at desc limit 1",
             [year],
-        ).fetchone()
-    if current is None:
+        ).fetchall()
+    if not current:
         raise dg.Failure(description=f"No delivery on record for survey year {year}.", allow_retries=False)
-    sha256, file_name, archive_path = current
+    sha256, file_name, archive_path = current[0]
     try:
         if not Path(archive_path).exists():
             raise DeliveryError(
@@ -197,6 +232,8 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
     issues = result.issues.assign(delivery_sha256=sha256, survey_year=year)[
         ["delivery_sha256", "survey_year", *ISSUE_COLUMNS]
     ]
+    rows_received = len(table.rows)
+    del table  # the raw cells are not needed any more; a batch holds one year at a time
     counts = result.bucket_counts()
     with warehouse.connect() as con:
         con.execute("begin")
@@ -217,7 +254,7 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
             [
                 result.instrument,
                 result.coding,
-                len(table.rows),
+                rows_received,
                 datetime.now(UTC).replace(tzinfo=None),
                 sha256,
             ],
@@ -226,25 +263,20 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
 
     rules = result.issues["rule"].value_counts().to_dict()
     context.log.info(f"{file_name}: {len(loaded)} rows, buckets {counts}, {len(issues)} cell issues")
-    yield dg.MaterializeResult(
-        asset_key=["raw", "responses"],
-        metadata={
-            "dagster/row_count": len(loaded),
-            "file": file_name,
-            "sha256": sha256,
-            "instrument_version": result.instrument,
-            "coding": result.coding,
-            **{f"bucket_{name}": n for name, n in counts.items()},
-        },
-    )
     first_issues = result.issues.head(5).rename(columns={"column_name": "column"})
-    yield dg.MaterializeResult(
-        asset_key=["raw", "data_quality_issues"],
-        metadata={
-            "dagster/row_count": len(issues),
-            **{f"rule_{r}": int(n) for r, n in rules.items()},
-            "first_issues": dg.MetadataValue.md(
-                first_issues.to_markdown(index=False) if len(first_issues) else "none"
-            ),
-        },
-    )
+    responses_metadata = {
+        "dagster/row_count": len(loaded),
+        "file": file_name,
+        "sha256": sha256,
+        "instrument_version": result.instrument,
+        "coding": result.coding,
+        **{f"bucket_{name}": n for name, n in counts.items()},
+    }
+    issues_metadata = {
+        "dagster/row_count": len(issues),
+        **{f"rule_{r}": int(n) for r, n in rules.items()},
+        "first_issues": dg.MetadataValue.md(
+            first_issues.to_markdown(index=False) if len(first_issues) else "none"
+        ),
+    }
+    return responses_metadata, issues_metadata

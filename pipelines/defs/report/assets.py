@@ -8,13 +8,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.ingest.assets import WAREHOUSE_POOL
+from pipelines.defs.ingest.assets import WAREHOUSE_POOL, per_year_metadata, run_years
 from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import Mailer, SurveyConfig, Warehouse
-from pipelines.lib.charts import render_charts
 from pipelines.lib.mail import SendOutcome, build_report_message, send_smtp, write_to_outbox
-from pipelines.lib.rendering import render_report_html, render_text_summary
-from pipelines.lib.report_data import load_report_context
 from pipelines.lib.versioning import code_version
 
 MARTS_READ = (
@@ -37,18 +34,33 @@ def _data_uri(path: Path) -> str:
     group_name="report",
     kinds={"html", "jinja"},
     partitions_def=survey_years,
+    # A batch of years is rendered in one run (pipelines/runner.py): a run per year costs more in
+    # Dagster's bookkeeping than rendering the report does.
+    backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
 )
 def yearly_report(
     context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """reports/<year>/report.html: the yearly report for leadership, self-contained, from the marts only."""
-    year = int(context.partition_key)
+    rendered = {year: _render_report(context, survey, warehouse, year) for year in run_years(context)}
+    return dg.MaterializeResult(metadata=per_year_metadata(rendered))
+
+
+def _render_report(
+    context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse, year: int
+) -> dict:
+    """Render one year's report into reports/<year>/, swapped in whole; returns its metadata."""
+    # Imported when a report is rendered, not when the definitions load (matplotlib, pandas: seconds).
+    from pipelines.lib.charts import render_charts
+    from pipelines.lib.rendering import render_report_html, render_text_summary
+    from pipelines.lib.report_data import load_report_context
+
     with warehouse.connect() as con:
         delivery = con.execute(
             "select source_sha256 from marts.response_funnel where survey_year = ?", [year]
-        ).fetchone()
-        meta = {"code_version": code_version(), "source_sha256": delivery[0] if delivery else ""}
+        ).fetchall()
+        meta = {"code_version": code_version(), "source_sha256": delivery[0][0] if delivery else ""}
         report_context = load_report_context(con, year, survey.small_cell_min, meta=meta)
     final_dir = survey.reports_dir / str(year)
     staging_dir = survey.reports_dir / f".{year}.partial"
@@ -75,14 +87,12 @@ def yearly_report(
     shutil.rmtree(old_dir, ignore_errors=True)
     digest = hashlib.sha256(report_html.encode("utf-8")).hexdigest()
     context.log.info(f"Report for {year}: {final_dir / REPORT_FILE}")
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(str(final_dir / REPORT_FILE)),
-            "report_sha256": digest,
-            "charts": sorted(charts),
-            "size_bytes": len(report_html.encode("utf-8")),
-        }
-    )
+    return {
+        "path": dg.MetadataValue.path(str(final_dir / REPORT_FILE)),
+        "report_sha256": digest,
+        "charts": sorted(charts),
+        "size_bytes": len(report_html.encode("utf-8")),
+    }
 
 
 class ReportEmailConfig(dg.Config):

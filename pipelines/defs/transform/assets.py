@@ -1,7 +1,8 @@
 """Transform assets: every dbt model (staging, intermediate, marts) as one Dagster asset each."""
 
-import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -9,6 +10,8 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.defs.ingest.partitions import survey_years
+from pipelines.defs.resources import SurveyConfig
+from pipelines.lib.year_scoped import BUILD_YEARS_ENV
 from pipelines.project import dbt_project
 
 
@@ -33,8 +36,30 @@ class SchemaQualifiedTranslator(DagsterDbtTranslator):
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
 )
-def ssm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def ssm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, survey: SurveyConfig):
     """Build and test the dbt models for the run's survey years (and the cross-year tables)."""
     years = sorted(int(key) for key in context.partition_keys)
-    args = ["build", "--vars", json.dumps({"survey_years": years})]
-    yield from dbt.cli(args, context=context).stream()
+    # One dbt target folder per data folder, kept from build to build: dbt re-parses only what changed
+    # (its partial_parse.msgpack is valid for one profile, i.e. one warehouse path), and the folder does
+    # not gain a copy per run as dagster-dbt's default per-run target folders do.
+    target_path = survey.root / "dbt" / "target"
+    with build_years(years):
+        yield from dbt.cli(["build"], context=context, target_path=target_path).stream()
+
+
+@contextmanager
+def build_years(years: list[int]) -> Iterator[None]:
+    """Tell the dbt build which survey years it (re)builds, through the environment it inherits.
+
+    Not `--vars`: dbt re-parses the whole project whenever its vars change (5 s a build), while this
+    variable is read only at run time (macros/survey_year.sql, pipelines/lib/year_scoped.py).
+    """
+    before = os.environ.get(BUILD_YEARS_ENV)
+    os.environ[BUILD_YEARS_ENV] = ",".join(str(year) for year in years)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(BUILD_YEARS_ENV, None)
+        else:
+            os.environ[BUILD_YEARS_ENV] = before
