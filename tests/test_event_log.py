@@ -1,0 +1,64 @@
+"""The project's Dagster event log storage (pipelines/event_log.py): faster, and the same history."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.utils import make_new_run_id
+
+from pipelines.event_log import MAX_CACHED_ENGINES, FastSqliteEventLogStorage
+from pipelines.project import INSTANCE_CONFIG
+
+
+def _materialisation(run_id: str, year: int) -> EventLogEntry:
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+        job_name="survey_year_job",
+        event_specific_data=StepMaterializationData(
+            dg.AssetMaterialization(
+                asset_key=["marts", "metric_summary"], partition=str(year), metadata={"y": year}
+            )
+        ),
+    )
+    return EventLogEntry(
+        error_info=None, level=20, user_message="", run_id=run_id, timestamp=time.time(), dagster_event=event
+    )
+
+
+def test_the_instance_uses_it_where_dagster_keeps_its_history(tmp_path: Path) -> None:
+    """Promise: the project's dagster.yaml selects the fast storage, in Dagster's default folder."""
+    shutil.copyfile(INSTANCE_CONFIG, tmp_path / "dagster.yaml")
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    storage = instance.event_log_storage
+    assert isinstance(storage, FastSqliteEventLogStorage)
+    assert Path(storage._base_dir) == tmp_path / "history" / "runs"
+
+
+def test_dagster_s_own_storage_reads_what_it_wrote(tmp_path: Path) -> None:
+    """Promise: switching the storage loses nothing: Dagster's default SQLite storage reads the same
+    events and asset partitions from the same files (and the other way round)."""
+    fast = FastSqliteEventLogStorage(str(tmp_path))
+    run_id = make_new_run_id()
+    for year in range(2000, 2040):  # more run/asset writes than engines kept
+        fast.store_event(_materialisation(run_id, year))
+    for i in range(MAX_CACHED_ENGINES + 5):
+        fast.store_event(_materialisation(make_new_run_id(), 1990 + i % 5))
+    assert len(fast._engines) <= MAX_CACHED_ENGINES
+    default = SqliteEventLogStorage(str(tmp_path))
+    logged = default.get_logs_for_run(run_id)
+    assert [e.dagster_event.event_specific_data.materialization.partition for e in logged] == [
+        str(y) for y in range(2000, 2040)
+    ]
+    key = dg.AssetKey(["marts", "metric_summary"])
+    expected = {str(y) for y in range(2000, 2040)} | {str(y) for y in range(1990, 1995)}
+    assert set(default.get_materialized_partitions(key)) == expected
+    other_run = make_new_run_id()
+    default.store_event(_materialisation(other_run, 2050))
+    assert len(fast.get_logs_for_run(other_run)) == 1
+    assert "2050" in fast.get_materialized_partitions(key)
