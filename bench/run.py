@@ -241,7 +241,7 @@ def pipeline_stages(data_dir: Path, m: Measurement) -> tuple[list[dict], dict]:
         span = records[-1].end_time - records[0].start_time
         stages.append({"stage": "between runs", "seconds": span - runs_total, "peak_rss_mb": None})
         stages.append(_stage("after the last run", [(records[-1].end_time, m.ended_at)], m))
-    details = {"runs": len(records), "dbt": [dbt_nodes(run_id) for run_id in dbt_runs]}
+    details = {"runs": len(records), "dbt": [dbt_nodes(data_dir, run_id) for run_id in dbt_runs]}
     return stages, details
 
 
@@ -251,14 +251,16 @@ def _stage(name: str, windows: list[tuple[float, float]], m: Measurement) -> dic
     return {"stage": name, "seconds": seconds, "peak_rss_mb": max(peaks) if peaks else None}
 
 
-def dbt_nodes(run_id: str) -> dict:
-    """dbt's own timing of one build: elapsed, and node time by kind (SQL/Python models, tests, seeds)."""
-    targets = sorted(
-        (ROOT / "dbt_project" / "target").glob(f"ssm_dbt_models-{run_id[:7]}-*/run_results.json")
-    )
-    if not targets:
+def dbt_nodes(data_dir: Path, run_id: str) -> dict:
+    """dbt's own timing of one build: elapsed, and node time by kind (SQL/Python models, tests, seeds).
+
+    The dbt target folder is the data folder's (pipelines/defs/transform/assets.py), kept from build to
+    build: its run_results.json is the last build's, which is this run's when it is the last dbt run.
+    """
+    target = data_dir / "dbt" / "target" / "run_results.json"
+    if not target.exists():
         return {"run_id": run_id}
-    results = json.loads(targets[-1].read_text())
+    results = json.loads(target.read_text())
     kinds: dict[str, float] = {}
     slowest = []
     for node in results["results"]:
