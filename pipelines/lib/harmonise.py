@@ -3,11 +3,19 @@ pandera validation, and the privacy rules of §6.
 
 Every raw data row leaves here in exactly one bucket. A bad cell never drops its row: the value becomes
 missing and the cell is listed as a data-quality issue (row, column, original value, rule).
+
+The work is columnar. A column is held as codes into its distinct (stripped) values, and every rule that
+looks at one cell at a time (decoding a label, parsing an integer, splitting the multi-select reasons,
+masking contact details) runs once per distinct value and is then spread back over the rows. A survey
+column has a handful of distinct values, so 50,000 rows cost about what 50 do. The pandas operations are
+the ones a whole column would get, applied to the distinct values, so the values and their dtypes are
+the same as for the whole column.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +44,12 @@ TEXT_VARIABLES = ("specialty_other_text", "nonpart_other_text", "comments")
 RESPONSE_COLUMNS = ("survey_year", "row_number", "bucket", "respondent_key", "recorded_at", *ANSWER_COLUMNS)
 ISSUE_COLUMNS = ("row_number", "column_name", "original_value", "rule")
 
+_BUCKET_NAMES = np.array(BUCKETS, dtype=object)
+_UNASSIGNED = -1
+_PREVIEW, _INCOMPLETE, _NO_CONSENT, _DUPLICATE, _REJECTED, _RESPONDENT = range(len(BUCKETS))
+# White space at the start or end of a value, in values joined by NUL (which no cell holds).
+_EDGE_SPACE = re.compile(r"\x00(?:\s|(?<=\s\x00))")
+
 
 @dataclass(frozen=True)
 class HarmonisedDelivery:
@@ -58,7 +72,7 @@ class _Issues:
     def __init__(self) -> None:
         self.rows: list[tuple[int, str, str, str]] = []
 
-    def add(self, row_numbers: pd.Series, column: str, values: pd.Series, rule: str) -> None:
+    def add(self, row_numbers: Iterable[int], column: str, values: Iterable[object], rule: str) -> None:
         # A bad cell can hold anything a respondent typed; it is kept as evidence, minus contact details.
         self.rows.extend(
             (int(r), column, mask_contacts(str(v)), rule) for r, v in zip(row_numbers, values, strict=True)
@@ -69,20 +83,117 @@ class _Issues:
         return issues.sort_values(["row_number", "column_name"], kind="stable").reset_index(drop=True)
 
 
-def _cells_frame(table: RawTable) -> tuple[pd.DataFrame, pd.Series]:
-    """All rows as a frame of stripped strings, and a flag for rows with the wrong number of fields."""
-    width = len(table.columns)
-    cells, wrong_width = [], []
-    for row in table.rows:
-        values = list(row.cells)
-        # Legacy exports end every line with a comma: extra trailing empty fields are not an error.
-        while len(values) > width and values[-1] == "":
-            values.pop()
-        wrong_width.append(len(values) != width)
-        cells.append((values + [""] * width)[:width])
-    frame = pd.DataFrame(cells, columns=list(table.columns), dtype=object).map(str.strip)
-    frame.index = pd.Index([r.row_number for r in table.rows], name="row_number")
-    return frame, pd.Series(wrong_width, index=frame.index)
+class _Column:
+    """A column as codes into its distinct values (uniques, in order of first use; missing is a value).
+
+    A rule that looks at one cell at a time is applied to ``uniques`` and spread back over the rows:
+    ``column.spread(rule(column.uniques))`` equals ``rule(column.values())``, dtype included, because
+    pandas infers a result's dtype from the set of values, which the distinct values share with the
+    column.
+    """
+
+    def __init__(self, codes: np.ndarray, uniques: pd.Series, index: pd.Index) -> None:
+        self.codes = codes
+        self.uniques = uniques.reset_index(drop=True)
+        self.index = index
+
+    @classmethod
+    def of(cls, series: pd.Series) -> _Column:
+        """The column of a Series (its dtype and index kept)."""
+        codes, uniques = pd.factorize(series.array, use_na_sentinel=False)
+        return cls(codes, pd.Series(uniques, dtype=series.dtype), series.index)
+
+    def counts(self) -> np.ndarray:
+        """How many rows hold each distinct value."""
+        return np.bincount(self.codes, minlength=len(self.uniques))
+
+    def spread(self, per_value: pd.Series) -> pd.Series:
+        """A Series with one entry per distinct value, spread over the rows (dtype kept)."""
+        return pd.Series(per_value.array.take(self.codes), index=self.index)
+
+    def mask(self, per_value: pd.Series | np.ndarray) -> np.ndarray:
+        """A boolean per distinct value, spread over the rows as a numpy mask."""
+        return np.asarray(per_value, dtype=bool)[self.codes]
+
+    def cells(self, rows: np.ndarray) -> np.ndarray:
+        """The values of the rows at these positions (or where a mask is true), as a numpy array."""
+        return self.uniques.to_numpy(dtype=object)[self.codes[rows]]
+
+    def values(self) -> pd.Series:
+        """The whole column, one value per row."""
+        return self.spread(self.uniques)
+
+    def subset(self, positions: np.ndarray, index: pd.Index) -> _Column:
+        """The rows at these positions, with only the values they use (as a column of those rows has)."""
+        codes = self.codes[positions]
+        used = np.bincount(codes, minlength=len(self.uniques)) > 0
+        return _Column((np.cumsum(used) - 1)[codes], self.uniques[used], index)
+
+
+class _Cells:
+    """The stripped data cells of a delivery by column name, each column made when first asked for.
+
+    What the frame of stripped strings was: indexed by row number, its columns of dtype str (object when
+    there are no rows, as pandas makes an empty frame).
+    """
+
+    def __init__(
+        self, table: RawTable, positions: np.ndarray | None = None, parent: _Cells | None = None
+    ) -> None:
+        self.table = table
+        numbers = table.row_numbers if positions is None else table.row_numbers[positions]
+        self.index = pd.Index(numbers, name="row_number")
+        self.dtype: object = "str" if table.row_count else object
+        self._positions = positions
+        self._parent = parent
+        self._columns: dict[str, _Column] = {}
+        self._where: dict[str, list[int]] = {}
+        for j, name in enumerate(table.columns):
+            self._where.setdefault(name, []).append(j)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where
+
+    def column(self, name: str) -> _Column:
+        if name not in self._columns:
+            if self._parent is not None and self._positions is not None:
+                self._columns[name] = self._parent.column(name).subset(self._positions, self.index)
+            else:
+                self._columns[name] = self._read(name)
+        return self._columns[name]
+
+    def _read(self, name: str) -> _Column:
+        where = self._where[name]
+        if len(where) > 1:
+            raise DeliveryError(
+                self.table.file_name,
+                f"has {len(where)} columns named {name} in its header row",
+                "Keep one column of each name (remove or rename the others), or export the survey again.",
+                row=1,
+                column=name,
+            )
+        codes, uniques = pd.factorize(self.table.cells[where[0]].to_numpy())
+        if _EDGE_SPACE.search("\x00" + "\x00".join(uniques) + "\x00"):  # some value needs stripping
+            stripped_codes, uniques = pd.factorize(np.array([u.strip() for u in uniques], dtype=object))
+            codes = stripped_codes[codes]
+        return _Column(codes, pd.Series(uniques, dtype=self.dtype), self.index)
+
+    def value_at(self, row_number: int, name: str) -> str:
+        column = self.column(name)
+        return column.uniques.iloc[column.codes[self.index.get_loc(row_number)]]
+
+    def rows(self, positions: np.ndarray) -> _Cells:
+        """The rows at these positions (their columns made from this one's when asked for)."""
+        return _Cells(self.table, positions, parent=self)
+
+
+def _by_value(series: pd.Series, function: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """function(series), evaluated once per distinct value (missing included) and spread over the rows."""
+    column = _Column.of(series)
+    return column.spread(function(column.uniques))
 
 
 def _lookup(variable: Variable, coding: str) -> dict[str, object]:
@@ -100,10 +211,11 @@ def _decode_choice(column: pd.Series, variable: Variable, coding: str) -> tuple[
     return values.where(~unknown), unknown
 
 
-def _check_raw_shape(frame: pd.DataFrame, table: RawTable) -> None:
+def _check_raw_shape(cells: _Cells, table: RawTable) -> None:
     """Refuse a delivery whose columns or rows do not have the instrument's raw shape."""
     try:
-        raw_schema(table.instrument).validate(frame.head(0), lazy=True)
+        empty = pd.DataFrame(columns=list(table.columns), dtype=cells.dtype)
+        raw_schema(table.instrument).validate(empty, lazy=True)
     except pa.errors.SchemaErrors as err:
         missing = sorted(err.failure_cases["failure_case"].astype(str).unique())
         raise DeliveryError(
@@ -112,103 +224,135 @@ def _check_raw_shape(frame: pd.DataFrame, table: RawTable) -> None:
             "Export the full survey (all questions and metadata) from Qualtrics and replace the file.",
             row=1,
         ) from None
+    # A repeated header row starts with the header's first name: only those rows are compared in full.
     header = list(table.columns)
-    for row in table.rows:
-        if list(row.cells[: len(header)]) == header:
+    raw = table.cells
+    for position in np.flatnonzero(raw[0].to_numpy() == header[0]):
+        if table.field_counts[position] >= len(header) and all(
+            raw[j].iat[position] == name for j, name in enumerate(header)
+        ):
             raise DeliveryError(
                 table.file_name,
                 "repeats its header row inside the data (two exports pasted together?)",
                 "Keep one export per file: remove the second set of header rows, or export again.",
-                row=row.row_number,
+                row=int(table.row_numbers[position]),
             )
 
 
-def _detect_coding(frame: pd.DataFrame, instrument: Instrument) -> str:
+def _wrong_width(table: RawTable) -> np.ndarray:
+    """Rows with the wrong number of fields. Legacy exports end every line with a comma: extra
+    trailing empty fields are not an error."""
+    width = len(table.columns)
+    wrong = table.field_counts < width
+    for j in table.cells.columns[width:]:
+        wrong |= table.cells[j].to_numpy() != ""
+    return wrong
+
+
+def _coded_variables(instrument: Instrument) -> list[Variable]:
+    return [
+        v for v in [*instrument.metadata.values(), *instrument.variables.values()] if v.choices and v.column
+    ]
+
+
+def _detect_coding(cells: _Cells, instrument: Instrument) -> str:
     """Choose numeric codes or choice text by which explains more of the coded cells."""
     if len(instrument.codings) == 1:
         return instrument.codings[0]
     scores = {}
-    coded = [
-        v for v in [*instrument.metadata.values(), *instrument.variables.values()] if v.choices and v.column
-    ]
     for coding in instrument.codings:
         matched = total = 0
-        for variable in coded:
-            if variable.column not in frame or variable.kind == "multi_joined":
+        for variable in _coded_variables(instrument):
+            if variable.column not in cells or variable.kind == "multi_joined":
                 continue
-            column = frame[variable.column]
-            column = column[column != ""]
-            keys = column if coding == "numeric" else column.str.casefold()
-            matched += int(keys.isin(_lookup(variable, coding).keys()).sum())
-            total += len(column)
+            column = cells.column(variable.column)
+            counts = column.counts()
+            filled = (column.uniques != "").to_numpy()
+            keys = column.uniques if coding == "numeric" else column.uniques.str.casefold()
+            known = keys.isin(_lookup(variable, coding).keys()).to_numpy()
+            matched += int(counts[filled & known].sum())
+            total += int(counts[filled].sum())
         scores[coding] = matched / total if total else 0.0
     return max(scores, key=scores.__getitem__)
 
 
-def _check_values_fit(frame: pd.DataFrame, instrument: Instrument, coding: str, file_name: str) -> None:
+def _check_values_fit(cells: _Cells, instrument: Instrument, coding: str, file_name: str) -> None:
     """Refuse a file whose coded columns mostly match neither coding (e.g. a v1 header over v2 values)."""
     for variable in [instrument.metadata["status"], instrument.metadata["finished"]]:
-        column = frame[variable.column]
-        filled = column[column != ""]
-        _, unknown = _decode_choice(filled, variable, coding)
-        if len(filled) and unknown.mean() > 0.5:
-            example_row = int(unknown[unknown].index[0])
+        column = cells.column(variable.column)
+        counts = column.counts()
+        filled = int(counts[(column.uniques != "").to_numpy()].sum())
+        _, unknown = _decode_choice(column.uniques, variable, coding)
+        n_unknown = int(counts[unknown.to_numpy()].sum())
+        if filled and n_unknown / filled > 0.5:
+            first = int(np.flatnonzero(column.mask(unknown))[0])
             raise DeliveryError(
                 file_name,
                 f"has values that do not fit its {instrument.name} header ({coding} coding): "
-                f"{int(unknown.sum())} of {len(filled)} cells of {variable.column} are not "
+                f"{n_unknown} of {filled} cells of {variable.column} are not "
                 f"{', '.join(c.label if coding == 'text' else c.code for c in variable.choices)} "
-                f"(first: {column[example_row]!r})",
+                f"(first: {column.cells(np.array([first]))[0]!r})",
                 "Check that the header rows belong to this export; export the survey again if unsure.",
-                row=example_row,
+                row=int(cells.index[first]),
                 column=variable.column,
             )
 
 
-def _metadata(frame: pd.DataFrame, instrument: Instrument, coding: str) -> pd.DataFrame:
-    meta = pd.DataFrame(index=frame.index)
-    status, _ = _decode_choice(
-        frame[instrument.metadata["status"].column], instrument.metadata["status"], coding
-    )
-    meta["is_preview"] = status.eq("preview")
+@dataclass(frozen=True)
+class _Metadata:
+    is_preview: np.ndarray
+    is_finished: np.ndarray
+    recorded_at: pd.Series
+    response_id: _Column
+
+
+def _metadata(cells: _Cells, instrument: Instrument, coding: str) -> _Metadata:
+    def decoded(name: str) -> tuple[_Column, pd.Series]:
+        variable = instrument.metadata[name]
+        column = cells.column(variable.column)
+        return column, _decode_choice(column.uniques, variable, coding)[0]
+
+    status_column, status = decoded("status")
+    is_preview = status_column.mask(status.eq("preview"))
     if "distribution_channel" in instrument.metadata:
         channel = instrument.metadata["distribution_channel"]
-        decoded, _ = _decode_choice(frame[channel.column].str.casefold(), channel, "numeric")
-        meta["is_preview"] |= decoded.eq("preview")
-    finished, _ = _decode_choice(
-        frame[instrument.metadata["finished"].column], instrument.metadata["finished"], coding
-    )
-    meta["is_finished"] = finished.eq(True)
+        column = cells.column(channel.column)
+        values, _ = _decode_choice(column.uniques.str.casefold(), channel, "numeric")
+        is_preview |= column.mask(values.eq("preview"))
+    finished_column, finished = decoded("finished")
+    is_finished = finished_column.mask(finished.eq(True))
     if "progress" in instrument.metadata:
-        progress = pd.to_numeric(frame[instrument.metadata["progress"].column], errors="coerce")
-        meta["is_finished"] &= progress.ge(100)
-    recorded = instrument.metadata["recorded_at"]
-    meta["recorded_at"] = pd.to_datetime(frame[recorded.column], format="%Y-%m-%d %H:%M:%S", errors="coerce")
-    meta["response_id"] = frame[instrument.metadata["response_id"].column]
-    return meta
+        progress = cells.column(instrument.metadata["progress"].column)
+        is_finished &= progress.mask(pd.to_numeric(progress.uniques, errors="coerce").ge(100))
+    recorded = cells.column(instrument.metadata["recorded_at"].column)
+    recorded_at = recorded.spread(
+        pd.to_datetime(recorded.uniques, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    )
+    response_id = cells.column(instrument.metadata["response_id"].column)
+    return _Metadata(is_preview, is_finished, recorded_at, response_id)
 
 
-def _assign_buckets(
-    frame: pd.DataFrame, meta: pd.DataFrame, consent: pd.Series, wrong_width: pd.Series
-) -> pd.Series:
-    """Apply the §5 rules in order; a row that cannot be read at all is rejected before anything else."""
-    bucket = pd.Series(pd.NA, index=frame.index, dtype=object)
-    unreadable = wrong_width
-    bucket[unreadable] = "rejected"
-    for name, rule in [
-        ("preview", meta["is_preview"]),
-        ("incomplete", ~meta["is_finished"]),
-        ("no_consent", consent.ne("yes")),
+def _assign_buckets(meta: _Metadata, no_consent: np.ndarray, wrong_width: np.ndarray) -> np.ndarray:
+    """Apply the §5 rules in order (codes into BUCKETS); a row that cannot be read at all is rejected
+    before anything else."""
+    bucket = np.full(len(wrong_width), _UNASSIGNED, dtype=np.int8)
+    bucket[wrong_width] = _REJECTED
+    for code, rule in [
+        (_PREVIEW, meta.is_preview),
+        (_INCOMPLETE, ~meta.is_finished),
+        (_NO_CONSENT, no_consent),
     ]:
-        bucket[bucket.isna() & rule] = name
-    candidates = bucket.isna() & meta["response_id"].ne("")
-    order = meta.loc[candidates].assign(position=np.arange(candidates.sum()))
-    # keep the latest recorded response of a ResponseId (the later row wins a tie)
-    order = order.sort_values(["recorded_at", "position"], na_position="first", kind="stable")
-    duplicates = order.index[order["response_id"].duplicated(keep="last")]
-    bucket[duplicates] = "duplicate"
-    bucket[bucket.isna() & meta["response_id"].eq("")] = "rejected"
-    return bucket.fillna("respondent")
+        bucket[(bucket == _UNASSIGNED) & rule] = code
+    no_id = meta.response_id.mask((meta.response_id.uniques == "").to_numpy())
+    candidates = np.flatnonzero((bucket == _UNASSIGNED) & ~no_id)
+    # keep the latest recorded response of a ResponseId (the later row wins a tie; no date sorts first)
+    recorded = meta.recorded_at.to_numpy().view(np.int64)[candidates]
+    order = candidates[np.lexsort((np.arange(candidates.size), recorded))]
+    ids = pd.Series(meta.response_id.codes[order])
+    bucket[order[ids.duplicated(keep="last").to_numpy()]] = _DUPLICATE
+    bucket[(bucket == _UNASSIGNED) & no_id] = _REJECTED
+    bucket[bucket == _UNASSIGNED] = _RESPONDENT
+    return bucket
 
 
 def _decode_integer(column: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -244,51 +388,136 @@ def _split_joined(cell: str, variable: Variable, coding: str) -> tuple[list[obje
     return found, variable.separator.join(p for p in rest if p.strip())
 
 
-def _decode_answers(
-    frame: pd.DataFrame, instrument: Instrument, coding: str, issues: _Issues
-) -> pd.DataFrame:
-    answers = pd.DataFrame(index=frame.index)
-    rows = pd.Series(frame.index, index=frame.index)
+def _split_joined_values(
+    values: pd.Series, variable: Variable, coding: str
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """_split_joined over distinct cells: a boolean column per reason code, and the unmatched text."""
+    flags = {code: np.zeros(len(values), dtype=bool) for code in REASON_CODES}
+    rest = np.full(len(values), "", dtype=object)
+    for i, cell in enumerate(values):
+        found, rest[i] = _split_joined(cell, variable, coding) if cell else ([], "")
+        for code in REASON_CODES:
+            flags[code][i] = code in found
+    return pd.DataFrame(flags), rest
+
+
+def _decode_answers(kept: _Cells, instrument: Instrument, coding: str, issues: _Issues) -> pd.DataFrame:
+    answers = pd.DataFrame(index=kept.index)
+    rows = kept.index.to_numpy()
     for name, variable in instrument.variables.items():
         if variable.kind == "multi_columns":
-            for column, code in variable.columns.items():
-                cells = frame[column] if column in frame else pd.Series("", index=frame.index)
+            for column_name, code in variable.columns.items():
+                if column_name in kept:
+                    column = kept.column(column_name)
+                else:
+                    column = _Column(np.zeros(len(kept), dtype=np.intp), pd.Series([""]), kept.index)
+                cells = column.uniques
                 unknown = (cells != "") & (cells != variable.ticked)
-                issues.add(rows[unknown], column, cells[unknown], "not_in_code_list")
-                answers[f"nonpart_reason_{code}"] = (
+                bad = column.mask(unknown)
+                issues.add(rows[bad], column_name, column.cells(bad), "not_in_code_list")
+                answers[f"nonpart_reason_{code}"] = column.spread(
                     (cells == variable.ticked).astype("boolean").where(~unknown)
                 )
             continue
-        if variable.column not in frame:
+        if variable.column not in kept:
             answers[name] = pd.NA
             continue
-        cells = frame[variable.column]
+        column = kept.column(variable.column)
+        cells = column.uniques
         if variable.kind == "multi_joined":
-            flags = {code: [] for code in REASON_CODES}
-            for row_number, cell in cells.items():
-                found, rest = _split_joined(cell, variable, coding) if cell else ([], "")
-                if rest:
-                    issues.add(pd.Series([row_number]), variable.column, pd.Series([rest]), "unknown_label")
-                for code in REASON_CODES:
-                    flags[code].append(code in found)
+            flags, rest = _split_joined_values(cells, variable, coding)
+            unmatched = column.mask(rest != "")
+            issues.add(rows[unmatched], variable.column, rest[column.codes[unmatched]], "unknown_label")
             for code in REASON_CODES:
-                answers[f"nonpart_reason_{code}"] = pd.array(flags[code], dtype="boolean")
+                answers[f"nonpart_reason_{code}"] = pd.array(column.mask(flags[code]), dtype="boolean")
         elif variable.kind == "integer":
-            answers[name], bad = _decode_integer(cells)
-            issues.add(rows[bad], variable.column, cells[bad], "not_an_integer")
+            numbers, bad_values = _decode_integer(cells)
+            answers[name] = column.spread(numbers)
+            bad = column.mask(bad_values)
+            issues.add(rows[bad], variable.column, column.cells(bad), "not_an_integer")
         elif variable.kind == "text":
-            answers[name] = cells.where(cells != "")
+            answers[name] = column.spread(cells.where(cells != ""))
         else:
-            answers[name], unknown = _decode_choice(cells, variable, coding)
+            values, unknown_values = _decode_choice(cells, variable, coding)
+            answers[name] = column.spread(values)
+            unknown = column.mask(unknown_values)
             rule = "not_in_code_list" if coding == "numeric" else "unknown_label"
-            issues.add(rows[unknown], variable.column, cells[unknown], rule)
+            issues.add(rows[unknown], variable.column, column.cells(unknown), rule)
     return answers
 
 
-def _validate(
-    answers: pd.DataFrame, frame: pd.DataFrame, instrument: Instrument, issues: _Issues
-) -> pd.DataFrame:
+_SCHEMA_COLUMNS = tuple(HarmonisedResponses.to_schema().columns)
+_NULLABLE = {name: column.nullable for name, column in HarmonisedResponses.to_schema().columns.items()}
+
+
+def _distinct_values(answers: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The answers' distinct values per schema column, as a frame to validate, and per column the
+    codes of the rows into them (row i of the frame holds value i; shorter columns repeat their last).
+
+    Every check of HarmonisedResponses looks at one value at a time, except the uniqueness of
+    respondent_key, which holds by construction (one respondent per ResponseId; its first keys stand in),
+    and the index check (row numbers, all >= 1). So a value fails in this frame exactly where it fails in
+    the answers, and pandera checks dozens of rows instead of every respondent.
+    """
+    codes: dict[str, np.ndarray] = {}
+    distinct = {}
+    for column in answers.columns:
+        if column in _SCHEMA_COLUMNS and column != "respondent_key":
+            codes[column], distinct[column] = pd.factorize(answers[column].array, use_na_sentinel=False)
+    length = max((len(values) for values in distinct.values()), default=0)
+    rows = np.arange(length)
+    frame = pd.DataFrame(
+        {
+            column: answers[column].array[:length]
+            if column == "respondent_key"
+            else distinct[column].take(np.minimum(rows, len(distinct[column]) - 1))
+            for column in answers.columns
+            if column in _SCHEMA_COLUMNS
+        },
+        index=pd.RangeIndex(1, length + 1, name="row_number"),
+    )
+    return frame, codes
+
+
+def _validate(answers: pd.DataFrame, kept: _Cells, instrument: Instrument, issues: _Issues) -> pd.DataFrame:
     """Run the pandera schema lazily; every failing cell becomes an issue and a missing value."""
+    frame, codes = _distinct_values(answers)
+    try:
+        HarmonisedResponses.validate(frame, lazy=True)
+        return answers
+    except pa.errors.SchemaErrors as err:
+        failures = err.failure_cases
+    cell_failures = failures[failures["index"].notna() & failures["column"].isin(answers.columns)]
+    sources = {
+        column: instrument.variables[column].column if column in instrument.variables else column
+        for column in cell_failures["column"].unique()
+    }
+    if not all(column in codes and source in kept for column, source in sources.items()):
+        return _validate_rows(answers, kept, instrument, issues)
+    rows = answers.index.to_numpy()
+    for (column, check), labels in cell_failures.groupby(["column", "check"], sort=False, dropna=False)[
+        "index"
+    ]:
+        n_values = int(codes[column].max()) + 1
+        value_failed = np.zeros(n_values, dtype=bool)
+        value_failed[np.minimum(labels.astype(int).to_numpy() - 1, n_values - 1)] = True
+        bad = value_failed[codes[column]]
+        rule = str(check).split("(")[0]
+        issues.add(
+            rows[bad], sources[column], kept.column(sources[column]).cells(bad), CHECK_RULES.get(rule, rule)
+        )
+        answers.loc[bad, column] = pd.NA
+    # Checked again only if something besides single values failed, or a value became missing where
+    # missing is not allowed: otherwise nothing can fail now.
+    if len(cell_failures) < len(failures) or not all(_NULLABLE[column] for column in sources):
+        HarmonisedResponses.validate(_distinct_values(answers)[0], lazy=True)  # what is left is a bug
+    return answers
+
+
+def _validate_rows(
+    answers: pd.DataFrame, kept: _Cells, instrument: Instrument, issues: _Issues
+) -> pd.DataFrame:
+    """_validate on every row, for failures that are not about single values (never seen)."""
     try:
         HarmonisedResponses.validate(answers, lazy=True)
         return answers
@@ -299,18 +528,16 @@ def _validate(
         row_number, column = int(failure.index), str(failure.column)
         source = instrument.variables[column].column if column in instrument.variables else column
         check = str(failure.check).split("(")[0]
-        original = frame.at[row_number, source] if source in frame else failure.failure_case
-        issues.add(pd.Series([row_number]), source, pd.Series([original]), CHECK_RULES.get(check, check))
+        original = kept.value_at(row_number, source) if source in kept else failure.failure_case
+        issues.add([row_number], source, [original], CHECK_RULES.get(check, check))
         answers.at[row_number, column] = pd.NA
     HarmonisedResponses.validate(answers, lazy=True)  # anything left is a bug in decoding, not in the data
     return answers
 
 
-def _apply_branches(
-    answers: pd.DataFrame, frame: pd.DataFrame, instrument: Instrument, issues: _Issues
-) -> None:
+def _apply_branches(answers: pd.DataFrame, kept: _Cells, instrument: Instrument, issues: _Issues) -> None:
     """Answers to questions the respondent was not shown (§2 "shown to") are issues, set to missing."""
-    rows = pd.Series(answers.index, index=answers.index)
+    rows = answers.index.to_numpy()
     for name, condition in canonical()["branches"].items():
         ((gate, wanted),) = condition.items()
         off_branch = answers[gate].ne(wanted).fillna(True)
@@ -320,22 +547,23 @@ def _apply_branches(
         answered = (
             answers[targets].eq(True).any(axis=1) if name == "nonpart_reasons" else answers[name].notna()
         )
-        bad = off_branch & answered
+        bad = (off_branch & answered).to_numpy()
         if bad.any():
             for source in sources:
-                cells = frame.loc[bad, source]
+                cells = kept.column(source).cells(bad)
                 filled = cells != ""
                 issues.add(rows[bad][filled], source, cells[filled], "off_branch")
         # Not shown means not answered: missing, not "no", for everyone off the branch.
         answers.loc[off_branch, targets] = pd.NA
 
 
-def _check_year(meta: pd.DataFrame, survey_year: int, file_name: str) -> None:
-    years = meta["recorded_at"].dropna().dt.year
-    if years.empty:
+def _check_year(recorded_at: pd.Series, survey_year: int, file_name: str) -> None:
+    years = recorded_at.dropna().dt.year.to_numpy()
+    if not years.size:
         return
-    counts = Counter(years)
-    year, n = counts.most_common(1)[0]
+    values, counts = np.unique(years, return_counts=True)
+    # Only a majority can refuse the file, and a majority is the one most common year.
+    year, n = int(values[counts.argmax()]), int(counts.max())
     if year != survey_year and n > len(years) / 2:
         raise DeliveryError(
             file_name,
@@ -359,36 +587,39 @@ def harmonise(table: RawTable, survey_year: int, salt: str) -> HarmonisedDeliver
         DeliveryError: the file as a whole cannot be trusted (values fit neither coding, wrong year).
     """
     instrument = table.instrument
-    frame, wrong_width = _cells_frame(table)
-    _check_raw_shape(frame, table)
-    coding = _detect_coding(frame, instrument)
-    _check_values_fit(frame, instrument, coding, table.file_name)
+    cells = _Cells(table)
+    wrong_width = _wrong_width(table)
+    _check_raw_shape(cells, table)
+    coding = _detect_coding(cells, instrument)
+    _check_values_fit(cells, instrument, coding, table.file_name)
     issues = _Issues()
-    meta = _metadata(frame, instrument, coding)
-    _check_year(meta, survey_year, table.file_name)
+    meta = _metadata(cells, instrument, coding)
+    _check_year(meta.recorded_at, survey_year, table.file_name)
     consent_variable = instrument.variables["consent"]
-    consent, _ = _decode_choice(frame[consent_variable.column], consent_variable, coding)
-    bucket = _assign_buckets(frame, meta, consent, wrong_width)
+    consent_column = cells.column(consent_variable.column)
+    consent, _ = _decode_choice(consent_column.uniques, consent_variable, coding)
+    bucket = _assign_buckets(meta, consent_column.mask(consent.ne("yes")), wrong_width)
 
-    respondents = bucket.eq("respondent")
-    kept = frame[respondents]
+    # Each distinct ResponseId is hashed once; rows without one get no key.
+    ids = meta.response_id.uniques
+    id_keys = np.array([hash_response_id(rid, salt) if rid else None for rid in ids], dtype=object)
+    keys = id_keys[meta.response_id.codes]
+
+    respondents = np.flatnonzero(bucket == _RESPONDENT)
+    kept = cells.rows(respondents)
     answers = _decode_answers(kept, instrument, coding, issues)
-    answers.insert(
-        0, "respondent_key", [hash_response_id(rid, salt) for rid in meta.loc[respondents, "response_id"]]
-    )
+    answers.insert(0, "respondent_key", keys[respondents].tolist())
     answers = _validate(answers, kept, instrument, issues)
     _apply_branches(answers, kept, instrument, issues)
     for column in TEXT_VARIABLES:
-        answers[column] = mask_series(answers[column])
+        answers[column] = _by_value(answers[column], mask_series)
 
-    responses = pd.DataFrame(index=frame.index)
+    responses = pd.DataFrame(index=cells.index)
     responses["survey_year"] = survey_year
-    responses["row_number"] = frame.index.to_numpy()
-    responses["bucket"] = bucket
-    responses["respondent_key"] = [
-        hash_response_id(rid, salt) if rid else None for rid in meta["response_id"]
-    ]
-    responses["recorded_at"] = meta["recorded_at"]
+    responses["row_number"] = cells.index.to_numpy()
+    responses["bucket"] = pd.Series(_BUCKET_NAMES[bucket], index=cells.index, dtype=object)
+    responses["respondent_key"] = keys.tolist()
+    responses["recorded_at"] = meta.recorded_at
     responses = responses.join(answers.reindex(columns=list(ANSWER_COLUMNS)))  # other buckets: no answers
     for column in INTEGER_COLUMNS:
         responses[column] = responses[column].astype("Int64")

@@ -1,21 +1,41 @@
-"""Readers for survey deliveries: bytes on disk to header rows and data rows of strings.
+"""Readers for survey deliveries: bytes on disk to header rows and columns of data cells.
 
 The reader only decodes and splits; what the columns mean is the instrument mapping's business
 (schemas/instruments/), and what happens to each row is harmonise.py's.
+
+A CSV delivery is split by pandas' C parser into one column of strings per field position, not into one
+Python tuple per row. That parser is more lenient than the csv module (strict mode) that defines how a
+delivery is read, so it is only used after a check on the raw bytes (numpy, no Python loop per row) has
+shown that the two agree on the file: every quote opens or closes a whole quoted field, no field can be
+longer than the csv module allows, and no row is wider than the first. Anything else (a quote inside an
+unquoted field, text after a closing quote, a file cut inside a quoted field, ...) is read by the csv
+module exactly as before, so its refusals keep their wording and row numbers.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
+
+import numpy as np
+import pandas as pd
 
 from pipelines.lib.errors import DeliveryError
 from schemas.instruments import Instrument, instruments
 
 XLSX_MAGIC = b"PK\x03\x04"
+
+_QUOTE, _COMMA, _CR, _LF = (ord(c) for c in '",\r\n')
+# Bytes that may stand next to a quote that opens or closes a quoted field.
+_AROUND_QUOTES = np.zeros(256, dtype=bool)
+_AROUND_QUOTES[[_QUOTE, _COMMA, _CR, _LF]] = True
 
 
 @dataclass(frozen=True)
@@ -26,15 +46,73 @@ class RawRow:
     cells: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RawTable:
-    """A delivery split into its header rows and data rows, with the instrument it matches."""
+    """A delivery split into its header row and columns of data cells, with the instrument it matches.
+
+    Attributes:
+        file_name: the name used in messages.
+        instrument: the survey version whose signature the header row carries.
+        columns: the first header row, stripped, without trailing empty names.
+        cells: the data rows (header rows and blank rows left out), one column per field position
+            (0, 1, ...; as many as the widest row has), the text exactly as read (not stripped), "" where
+            a row has fewer fields; indexed by row number (``row_number``).
+        field_counts: how many fields each data row really had (the width check of spec §5).
+        encoding: ``utf-8``, ``windows-1252`` or ``xlsx``.
+    """
 
     file_name: str
     instrument: Instrument
     columns: tuple[str, ...]
-    rows: tuple[RawRow, ...]
+    cells: pd.DataFrame
+    field_counts: np.ndarray
     encoding: str
+
+    @property
+    def row_count(self) -> int:
+        """Data rows received (blank rows are not rows)."""
+        return len(self.cells)
+
+    @property
+    def row_numbers(self) -> np.ndarray:
+        """The row number of each data row, in file order."""
+        return self.cells.index.to_numpy()
+
+    @property
+    def rows(self) -> RawRows:
+        """The data rows one by one, as RawRow (built on demand; ``len(table.rows)`` costs nothing)."""
+        return RawRows(self)
+
+
+class RawRows(Sequence[RawRow]):
+    """A read-only sequence of the data rows of a RawTable, each made when it is asked for."""
+
+    def __init__(self, table: RawTable) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return self._table.row_count
+
+    @overload
+    def __getitem__(self, index: int) -> RawRow: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[RawRow]: ...
+
+    def __getitem__(self, index: int | slice) -> RawRow | list[RawRow]:
+        if isinstance(index, slice):
+            return [self._row(i) for i in range(*index.indices(len(self)))]
+        position = range(len(self))[index]  # negative indices, and IndexError past the end
+        return self._row(position)
+
+    def __iter__(self) -> Iterator[RawRow]:
+        return (self._row(i) for i in range(len(self)))
+
+    def _row(self, position: int) -> RawRow:
+        table = self._table
+        count = int(table.field_counts[position])
+        cells = table.cells.iloc[position, :count]
+        return RawRow(int(table.cells.index[position]), tuple(cells.tolist()))
 
 
 def _decode(data: bytes, file_name: str) -> tuple[str, str]:
@@ -63,6 +141,7 @@ def _decode(data: bytes, file_name: str) -> tuple[str, str]:
 
 
 def _csv_records(text: str, file_name: str) -> list[list[str]]:
+    """The reference reading of a CSV delivery (csv module, strict), for files the fast path declines."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     records: list[list[str]] = []
     try:
@@ -76,6 +155,97 @@ def _csv_records(text: str, file_name: str) -> list[list[str]]:
             row=len(records) + 1,
         ) from exc
     return records
+
+
+def _field_counts(body: bytes) -> np.ndarray | None:
+    """Fields per record of CSV bytes, or None when the csv module might read them otherwise than pandas.
+
+    Works on the bytes with numpy: quotes, commas and line breaks are single bytes in UTF-8 and never
+    part of a multi-byte character. The quotes must pair up into whole quoted fields: each opening quote
+    at the start of a field (after a comma, a line break, the start, or the closing quote of a doubled
+    ``""``), each closing quote followed by a comma, a line break, the end or a doubled quote. Then a
+    byte lies inside a quoted field exactly when an odd number of quotes precede it, which tells the
+    commas and line breaks that separate fields and records from those inside a field.
+    """
+    a = np.frombuffer(body, dtype=np.uint8)
+    n = a.size
+    # Positions as int32 where they fit: the binary searches below then stay in the CPU caches.
+    kind = np.int32 if n < 2**31 - 1 else np.int64
+
+    def where(mask: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(mask).astype(kind, copy=False)
+
+    quotes = where(a == _QUOTE)
+    if quotes.size % 2:
+        return None  # a quoted field runs to the end of the file: the csv module says where
+    opens, closes = quotes[0::2], quotes[1::2]
+    if opens.size and not (
+        ((opens == 0) | _AROUND_QUOTES[a[opens - 1]]).all()
+        and ((closes == n - 1) | _AROUND_QUOTES[a[np.minimum(closes + 1, n - 1)]]).all()
+    ):
+        return None  # a quote inside an unquoted field, or text after a closing quote
+    breaks = where((a == _LF) | (a == _CR)) if b"\r" in body else where(a == _LF)
+    if opens.size and breaks.size:
+        span = np.maximum(np.searchsorted(opens, breaks, side="right") - 1, 0)
+        breaks = breaks[~((opens[span] < breaks) & (breaks < closes[span]))]
+    # CRLF ends one record; a lone CR or LF ends one too (an empty line is an empty record).
+    lf_after_cr = (a[breaks] == _LF) & (breaks > 0) & (a[breaks - 1] == _CR)
+    ends = breaks[~lf_after_cr]
+    crlf = (a[ends] == _CR) & (a[np.minimum(ends + 1, n - 1)] == _LF) & (ends + 1 < n)
+    starts = np.concatenate(([0], ends + 1 + crlf)).astype(kind)
+    ends = np.concatenate((ends, [n])).astype(kind)
+    if starts[-1] >= n:  # the last record ends with a line break
+        starts, ends = starts[:-1], ends[:-1]
+    if ends.size and int((ends - starts).max()) > csv.field_size_limit():
+        return None  # a field may be too long for the csv module, which refuses the file
+    commas = where(a == _COMMA)
+    in_quotes = np.searchsorted(commas, closes) - np.searchsorted(commas, opens)
+    quoted_commas = np.concatenate(([0], np.cumsum(in_quotes)))
+
+    def separators_before(positions: np.ndarray) -> np.ndarray:
+        return np.searchsorted(commas, positions) - quoted_commas[np.searchsorted(closes, positions)]
+
+    counts = separators_before(ends) - separators_before(starts) + 1
+    counts[ends == starts] = 0  # an empty line has no fields, as the csv module reads it
+    return counts.astype(np.int64)
+
+
+def _fast_csv_grid(data: bytes, text: str, encoding: str) -> tuple[pd.DataFrame, np.ndarray] | None:
+    """Every record of a CSV delivery as columns of strings, and its field counts; None to use csv."""
+    if encoding == "utf-8":
+        body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    else:
+        body = text.encode("utf-8")
+    if body.startswith(codecs.BOM_UTF8):
+        return None  # a second byte-order mark is text to the csv module; pandas would drop it
+    counts = _field_counts(body)
+    if counts is None or not counts.size or counts[0] == 0:
+        return None
+    try:
+        grid = pd.read_csv(
+            io.BytesIO(body),
+            header=None,
+            dtype=object,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+            encoding="utf-8",
+        )
+    except ValueError:  # pandas' ParserError and EmptyDataError: a row wider than the first, ...
+        return None
+    if len(grid) != counts.size or grid.shape[1] != counts[0] or counts.max() > grid.shape[1]:
+        return None  # never seen; the csv module is the reference, so let it decide
+    return grid, counts
+
+
+def _grid_from_records(records: list[list[str]]) -> tuple[pd.DataFrame, np.ndarray]:
+    """Records (lists of cells) as columns of strings, padded with "", and their field counts."""
+    counts = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+    columns = itertools.zip_longest(*records, fillvalue="")
+    grid = pd.DataFrame({j: np.array(column, dtype=object) for j, column in enumerate(columns)})
+    if grid.empty:
+        grid = pd.DataFrame(index=pd.RangeIndex(len(records)))
+    return grid, counts
 
 
 def _xlsx_records(data: bytes, file_name: str) -> list[list[str]]:
@@ -106,6 +276,19 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+def _blank_rows(grid: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
+    """Which of these rows hold nothing but white space (a mask over positions)."""
+    pending = np.arange(positions.size)
+    for j in grid.columns:
+        if not pending.size:
+            break
+        values = grid[j].to_numpy()[positions[pending]]
+        pending = pending[[not value.strip() for value in values]]
+    blank = np.zeros(positions.size, dtype=bool)
+    blank[pending] = True
+    return blank
+
+
 def match_instrument(columns: list[str], file_name: str) -> Instrument:
     """Return the instrument whose signature columns are all in the first header row."""
     present = set(columns)
@@ -123,7 +306,7 @@ def match_instrument(columns: list[str], file_name: str) -> Instrument:
 
 
 def read_delivery(path: Path, name: str | None = None) -> RawTable:
-    """Read one delivery file (Qualtrics CSV or Excel) into header and data rows.
+    """Read one delivery file (Qualtrics CSV or Excel) into its header row and columns of data cells.
 
     Args:
         path: the file to read.
@@ -139,28 +322,31 @@ def read_delivery(path: Path, name: str | None = None) -> RawTable:
             file_name, "is empty", "Export the survey again and replace the file in landing/."
         )
     if data.startswith(XLSX_MAGIC) or path.suffix.lower() == ".xlsx":
-        records, encoding = _xlsx_records(data, file_name), "xlsx"
+        grid, counts = _grid_from_records(_xlsx_records(data, file_name))
+        encoding = "xlsx"
     else:
         text, encoding = _decode(data, file_name)
-        records = _csv_records(text, file_name)
-    if not records:
+        fast = _fast_csv_grid(data, text, encoding)
+        grid, counts = fast if fast is not None else _grid_from_records(_csv_records(text, file_name))
+        del text
+    del data
+    if not counts.size:
         raise DeliveryError(
             file_name, "has no rows", "Export the survey again and replace the file in landing/."
         )
-    columns = [c.strip() for c in records[0]]
+    columns = [str(c).strip() for c in grid.iloc[0, : counts[0]]]
     # Legacy exports end row 1 with a comma: a trailing unnamed column that holds nothing.
     while columns and columns[-1] == "":
         columns.pop()
     instrument = match_instrument(columns, file_name)
-    if len(records) <= instrument.header_rows:
+    if counts.size <= instrument.header_rows:
         raise DeliveryError(
             file_name,
-            f"has only its {len(records)} header row(s) and no responses",
+            f"has only its {counts.size} header row(s) and no responses",
             "Check the export filter in Qualtrics (all responses, not a saved subset) and export again.",
         )
-    rows = tuple(
-        RawRow(row_number=index + 1, cells=tuple(record))
-        for index, record in enumerate(records)
-        if index >= instrument.header_rows and any(cell.strip() for cell in record)
-    )
-    return RawTable(file_name, instrument, tuple(columns), rows, encoding)
+    positions = np.arange(instrument.header_rows, counts.size)
+    positions = positions[~_blank_rows(grid, positions)]
+    cells = grid.take(positions)
+    cells.index = pd.Index(positions + 1, name="row_number")
+    return RawTable(file_name, instrument, tuple(columns), cells, counts[positions], encoding)
