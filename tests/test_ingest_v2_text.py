@@ -94,3 +94,17 @@ def test_mislabelled_year_is_refused(v2_delivery: Path) -> None:
         harmonise(read_delivery(v2_delivery), 2023, "salt")
     assert "named for survey year 2023" in str(refused.value)
     assert "rename the file ssm_survey_2022" in str(refused.value)
+
+
+def test_an_integer_too_large_for_any_answer_is_out_of_range(tmp_path: Path) -> None:
+    """A twenty-digit age (a pasted ID, a stuck key) is an out-of-range cell like age 7, not a crash:
+    it overflows a 64-bit integer, which is why it is caught before decoding."""
+    rows = [v2_row("R_1"), v2_row("R_2", age="99999999999999999999"), v2_row("R_3", age="-0000000000027")]
+    result = harmonise(read_delivery(write_v2(tmp_path / "ssm_survey_2022.csv", rows)), 2022, "salt")
+    issues = {(r.row_number, r.column_name, r.rule) for r in result.issues.itertuples()}
+    assert issues == {(5, "age", "out_of_range"), (6, "age", "out_of_range")}
+    # Long digit runs look like phone numbers: the issue keeps the masked value (spec §6).
+    assert "99999999999999999999" not in set(result.issues["original_value"])
+    ages = result.responses.set_index("row_number")["age"]
+    assert ages[4] == 27 and pd.isna(ages[5]) and pd.isna(ages[6])
+    assert list(result.responses["bucket"]) == ["respondent"] * 3

@@ -166,12 +166,6 @@ def test_salt_and_smtp_password_are_never_written(run: SeededRun) -> None:
         assert [where for where, data in places.items() if secret.lower().encode() in data] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipelines/lib/harmonise.py, _check_values_fit: the refusal quotes the first Status cell that "
-    "fits no code ('(first: ...)'); with every row shifted by one field that cell is the IP address, and "
-    "the message goes to raw.deliveries.status_message, the Dagster event log, the alert e-mail and stdout",
-)
 def test_no_identifier_leaves_a_refused_delivery(run: SeededRun) -> None:
     """A delivery refused as a whole (rows shifted by an unquoted "Last, First" name) leaves none of its
     identifiers in the warehouse, the logs, Dagster's storage, the analysts' alert or the console."""

@@ -290,8 +290,10 @@ def _check_values_fit(cells: _Cells, instrument: Instrument, coding: str, file_n
                 file_name,
                 f"has values that do not fit its {instrument.name} header ({coding} coding): "
                 f"{n_unknown} of {filled} cells of {variable.column} are not "
+                # The row and column say where to look; the cell is not quoted: in a file whose rows
+                # are shifted it can be an IP address or a name, and messages reach logs and e-mail.
                 f"{', '.join(c.label if coding == 'text' else c.code for c in variable.choices)} "
-                f"(first: {column.cells(np.array([first]))[0]!r})",
+                f"(the first in row {int(cells.index[first])})",
                 "Check that the header rows belong to this export; export the survey again if unsure.",
                 row=int(cells.index[first]),
                 column=variable.column,
@@ -355,9 +357,14 @@ def _assign_buckets(meta: _Metadata, no_consent: np.ndarray, wrong_width: np.nda
     return bucket
 
 
-def _decode_integer(column: pd.Series) -> tuple[pd.Series, pd.Series]:
-    numbers = pd.to_numeric(column.where(column.str.fullmatch(r"[+-]?\d+")), errors="coerce").astype("Int64")
-    return numbers, (column != "") & numbers.isna()
+def _decode_integer(column: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Whole numbers; returns the numbers, the cells that are not whole numbers, and those too large
+    to be any answer of §2 (over nine digits: they would not fit a 64-bit integer, and no range of
+    the instrument comes near)."""
+    whole = column.str.fullmatch(r"[+-]?\d+")
+    huge = whole & (column.str.lstrip("+-").str.lstrip("0").str.len() > 9)
+    numbers = pd.to_numeric(column.where(whole & ~huge), errors="coerce").astype("Int64")
+    return numbers, (column != "") & ~huge & numbers.isna(), huge
 
 
 def _split_joined(cell: str, variable: Variable, coding: str) -> tuple[list[object], str]:
@@ -431,10 +438,12 @@ def _decode_answers(kept: _Cells, instrument: Instrument, coding: str, issues: _
             for code in REASON_CODES:
                 answers[f"nonpart_reason_{code}"] = pd.array(column.mask(flags[code]), dtype="boolean")
         elif variable.kind == "integer":
-            numbers, bad_values = _decode_integer(cells)
+            numbers, bad_values, huge_values = _decode_integer(cells)
             answers[name] = column.spread(numbers)
             bad = column.mask(bad_values)
             issues.add(rows[bad], variable.column, column.cells(bad), "not_an_integer")
+            huge = column.mask(huge_values)
+            issues.add(rows[huge], variable.column, column.cells(huge), "out_of_range")
         elif variable.kind == "text":
             answers[name] = column.spread(cells.where(cells != ""))
         else:
