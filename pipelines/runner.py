@@ -145,7 +145,7 @@ def run_job(
 def load_in_batch(years: list[int], instance: dg.DagsterInstance) -> list[YearOutcome]:
     """Load several survey years: their files in one ingest run, one dbt build over the range of years
     that loaded, then their reports in one run. The same assets and checks as survey_year_job, in three
-    runs instead of 3n: Dagster's bookkeeping per run and dbt's start-up cost more than a small year.
+    runs instead of 2n + 1: Dagster's bookkeeping per run and dbt's start-up cost more than a small year.
 
     When a batch run fails (a refused delivery), its years run again one run each, so that every year
     gets its own outcome and the others still load.
