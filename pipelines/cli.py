@@ -49,17 +49,29 @@ def run(years: tuple[int, ...]) -> None:
     root = runner.root()
     try:
         with runner.exclusive_run(root):
+            instance = runner.instance()
+            for line in runner.take_over_abandoned_runs(root, instance):
+                click.echo(line)
             pending = runner.pending_years(root)
-            selected = sorted(set(years) | set(pending))
+            unfinished = runner.unfinished_years(root)
+            selected = sorted(set(years) | set(pending) | set(unfinished))
             if not selected:
                 click.echo(f"Nothing new in {root / 'landing'}: every delivery there is already loaded.")
                 return
             for year in selected:
-                reason = f"new file {pending[year].path.name}" if year in pending else "rebuild requested"
+                if year in pending:
+                    reason = f"new file {pending[year].path.name}"
+                elif year in unfinished:
+                    reason = f"building again: {unfinished[year]}"
+                else:
+                    reason = "rebuild requested"
                 click.echo(f"{year}: {reason}")
-            outcomes = runner.run_job("survey_year_job", selected, runner.instance())
+            runner.wait_for_warehouse(root)
+            runner.start_work(root, selected)
+            outcomes = runner.run_job("survey_year_job", selected, instance)
+            runner.finish_work(root, [outcome.survey_year for outcome in outcomes])
     except WarehouseBusy as exc:
-        _fail(str(exc))
+        _fail(str(exc), 1)
     failed = _print_outcomes(outcomes)
     for line in runner.alert_failed_runs(outcomes, runner.instance()):
         click.echo(line)
@@ -127,9 +139,12 @@ def report(year: int, send: bool, force: bool) -> None:
     root = runner.root()
     try:
         with runner.exclusive_run(root):
+            instance = runner.instance()
+            for line in runner.take_over_abandoned_runs(root, instance):
+                click.echo(line)
             job = "report_delivery_job" if send else "report_job"
             config = {"ops": {"report__report_email": {"config": {"force": force}}}} if send else None
-            outcomes = runner.run_job(job, [year], runner.instance(), extra_config=config)
+            outcomes = runner.run_job(job, [year], instance, extra_config=config)
     except WarehouseBusy as exc:
         _fail(str(exc))
     failed = _print_outcomes(outcomes)
@@ -194,6 +209,14 @@ def status() -> None:
             click.echo(f"  {year}  {outcome:<18} {recipient}  {at:%Y-%m-%d %H:%M}  report {sha}")
     for year, landed in pending.items():
         click.echo(f"Waiting in landing/: {landed.path.name} (survey year {year}); run `ssm run` to load it.")
+    if path.exists():
+        try:
+            unfinished = runner.unfinished_years(root)
+        except WarehouseBusy as exc:
+            _fail(str(exc))
+        for year, reason in unfinished.items():
+            if year not in pending:
+                click.echo(f"Unfinished: survey year {year} ({reason}); `ssm run` builds it again.")
 
 
 @main.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import warnings
 from collections.abc import Iterator
@@ -37,26 +38,136 @@ class YearOutcome:
     run_id: str | None = None
 
 
+def _has_table(con, schema: str, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
 def settled_deliveries(warehouse_path: Path) -> dict[str, str]:
     """SHA-256 -> status of every delivery on record (empty when there is no warehouse yet)."""
     if not warehouse_path.exists():
         return {}
     with warehouse.connect(warehouse_path, read_only=True) as con:
-        if not con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'deliveries'"
-        ).fetchone()[0]:
+        if not _has_table(con, "raw", "deliveries"):
             return {}
         return dict(con.execute("select delivery_sha256, status from raw.deliveries").fetchall())
 
 
 def pending_years(root: Path) -> dict[int, LandedFile]:
-    """Years whose newest file in landing/ has not been loaded yet (new, changed, or refused before)."""
+    """Years whose newest file in landing/ is not the year's loaded delivery: new, changed, refused
+    before, or an older delivery put back in landing/ (the newest file to arrive counts, spec §4)."""
     settled = settled_deliveries(root / "warehouse.duckdb")
     pending = {}
     for year, landed in newest_per_year(root / "landing").items():
-        if settled.get(sha256_of(landed.path)) not in ("loaded", "superseded"):
+        if settled.get(sha256_of(landed.path)) != "loaded":
             pending[year] = landed
     return pending
+
+
+def wait_for_warehouse(root: Path) -> None:
+    """Wait until no other program holds the warehouse (up to SSM_LOCK_WAIT_SECONDS), or raise
+    WarehouseBusy naming it: checked once before a command's runs, so a batch of years does not
+    wait once per year and run."""
+    path = root / "warehouse.duckdb"
+    if path.exists():
+        with warehouse.connect(path):
+            pass
+
+
+# The years an `ssm run` is working on, written before its first run and cleared when it ends: a
+# killed command leaves them here, and the next `ssm run` does them again.
+UNFINISHED_FILE = ".ssm-unfinished.json"
+
+
+def unfinished_years(root: Path) -> dict[int, str]:
+    """Years an earlier command left half done, with the reason: an `ssm run` that stopped before it
+    finished them (killed, machine down), or a loaded delivery the marts were not built from (a
+    killed or failed dbt build, also of a run started in the UI)."""
+    unfinished = {year: "an earlier ssm run stopped before finishing it" for year in _journal(root)}
+    path = root / "warehouse.duckdb"
+    if path.exists():
+        with warehouse.connect(path, read_only=True) as con:
+            if _has_table(con, "raw", "deliveries"):
+                built = (
+                    "left join marts.response_funnel as funnel on funnel.survey_year = d.survey_year "
+                    "and funnel.source_sha256 = d.delivery_sha256"
+                    if _has_table(con, "marts", "response_funnel")
+                    else "left join (select null::integer as survey_year) as funnel on false"
+                )
+                for (year,) in con.execute(
+                    f"select d.survey_year from raw.deliveries as d {built} "
+                    "where d.status = 'loaded' and funnel.survey_year is null"
+                ).fetchall():
+                    unfinished.setdefault(year, "its delivery is loaded but the marts were not built from it")
+    return dict(sorted(unfinished.items()))
+
+
+def _journal(root: Path) -> list[int]:
+    path = root / UNFINISHED_FILE
+    try:
+        return sorted({int(year) for year in json.loads(path.read_text(encoding="utf-8"))})
+    except FileNotFoundError:
+        return []
+    except (ValueError, TypeError):
+        return []  # a damaged journal: the check of the marts against raw.deliveries still holds
+
+
+def _write_journal(root: Path, years: list[int]) -> None:
+    path = root / UNFINISHED_FILE
+    if not years:
+        path.unlink(missing_ok=True)
+        return
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(sorted(years)), encoding="utf-8")
+    partial.replace(path)  # atomic: the journal is whole or absent
+
+
+def start_work(root: Path, years: list[int]) -> None:
+    """Note the years this command is about to run (kept until finish_work)."""
+    _write_journal(root, sorted(set(_journal(root)) | set(years)))
+
+
+def finish_work(root: Path, years: list[int]) -> None:
+    """Strike the years whose runs ended (loaded or failed with a message) from the journal."""
+    _write_journal(root, sorted(set(_journal(root)) - set(years)))
+
+
+# Every run `ssm` makes carries the data folder it works on, so that a later `ssm` command can tell
+# the runs of a killed command (still "started" in Dagster, holding their pool slot) from others.
+DATA_DIR_TAG = "ssm/data_dir"
+_IN_PROGRESS = (
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+)
+
+
+def take_over_abandoned_runs(root: Path, instance: dg.DagsterInstance) -> list[str]:
+    """Close the Dagster runs of an `ssm` command on this data folder that died before they ended.
+
+    Call it only while holding the data folder's run lock (exclusive_run): then no other `ssm`
+    command runs on it, so a run of one that is still "started" belongs to a dead process. Left as it
+    is, it holds the concurrency slot of the warehouse pool for ever, and every later run waits for
+    that slot without end (and the UI's run queue counts it as running). Returns a line per run.
+    """
+    lines = []
+    abandoned = instance.get_runs(
+        filters=dg.RunsFilter(statuses=list(_IN_PROGRESS), tags={DATA_DIR_TAG: str(root)})
+    )
+    for run in abandoned:
+        instance.report_run_failed(
+            run,
+            "The ssm command that ran this run stopped (killed or crashed) before the run ended; "
+            "the next ssm command marked it failed and freed its place in the warehouse pool.",
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        lines.append(f"Closed run {run.run_id} ({run.job_name}) left unfinished by a stopped ssm command.")
+    return lines
 
 
 @contextmanager
@@ -222,7 +333,7 @@ def _execute(
         return defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
             partition_key=partition_key,
-            tags=tags,
+            tags={**(tags or {}), DATA_DIR_TAG: str(data_dir())},
             raise_on_error=False,
             run_config={**QUIET_LOGS, **(extra_config or {})},
         )

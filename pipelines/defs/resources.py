@@ -6,7 +6,7 @@ starts (and can be overridden in the launchpad), and secrets never appear in the
 
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -87,7 +87,13 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with warehouse.connect(self.path, read_only=read_only) as connection:
+        stack = ExitStack()
+        try:
+            connection = stack.enter_context(warehouse.connect(self.path, read_only=read_only))
+        except warehouse.WarehouseBusy as err:
+            # The run fails with the message (who holds the file, what to close), not a traceback.
+            raise dg.Failure(description=str(err), allow_retries=False) from None
+        with stack:
             if not read_only:
                 warehouse.ensure_raw_tables(connection)
             yield connection

@@ -6,6 +6,10 @@ de-identified) and `ops` (ledgers). Nothing else writes the file.
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,22 +88,58 @@ create table if not exists ops.report_emails (
 """
 
 LOCK_WAIT_SECONDS = 120.0
+# How long to wait for another program's lock on the warehouse before giving up (seconds).
+LOCK_WAIT_ENV = "SSM_LOCK_WAIT_SECONDS"
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 
 
 class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse file for longer than we are prepared to wait."""
 
 
+def lock_wait_seconds() -> float:
+    """The wait for a lock held by another program: SSM_LOCK_WAIT_SECONDS, else 120 s."""
+    value = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    if not value:
+        return LOCK_WAIT_SECONDS
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        raise WarehouseBusy(
+            f"{LOCK_WAIT_ENV}={value!r} is not a number of seconds; set it to, say, 120, or unset it."
+        ) from None
+
+
+def _busy_message(path: Path, error: str, waited: float) -> str:
+    """Who holds the warehouse and what to do, from DuckDB's lock error."""
+    holder = _LOCK_HOLDER.search(error)
+    who = (
+        f"{holder['program']} (process {holder['pid']})"
+        if holder
+        else "another program (for example a notebook, DBeaver or another `ssm run`)"
+    )
+    return (
+        f"The warehouse {path} is in use by {who} and stayed busy for {waited:.0f} s. "
+        "Close that program's connection to the warehouse (in a notebook or Python session: "
+        "con.close() or restart the kernel; in DBeaver: disconnect), then run the command again. "
+        "A read-only connection keeps the pipeline out too: open the warehouse only between runs."
+    )
+
+
 @contextmanager
 def connect(
-    path: Path, read_only: bool = False, wait_seconds: float = LOCK_WAIT_SECONDS
+    path: Path, read_only: bool = False, wait_seconds: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse, waiting while another process writes it, and always close it.
 
     DuckDB lets one process at a time open a file for writing; a second one gets an IO error at once.
-    Waiting with back-off turns "Could not set lock" into a queue, and the try/finally makes sure this
-    process never keeps the file locked after a failed step (dagster-duckdb's resource does not).
+    Waiting with back-off (up to `wait_seconds`, by default SSM_LOCK_WAIT_SECONDS or 120 s) turns
+    "Could not set lock" into a queue, and then into a message naming the program that holds the
+    file; the try/finally makes sure this process never keeps the file locked after a failed step
+    (dagster-duckdb's resource does not).
     """
+    if wait_seconds is None:
+        wait_seconds = lock_wait_seconds()
     deadline = time.monotonic() + wait_seconds
     delay = 0.1
     while True:
@@ -107,15 +147,19 @@ def connect(
             connection = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                if "lock" in str(exc).lower():
-                    raise WarehouseBusy(
-                        f"The warehouse {path} is in use by another program (for example a notebook, "
-                        f"DBeaver or another `ssm run`) and stayed busy for {wait_seconds:.0f} s. "
-                        "Close that connection, then run the command again."
-                    ) from exc
+            if "lock" not in str(exc).lower():
                 raise
-            time.sleep(delay)
+            if time.monotonic() > deadline:
+                raise WarehouseBusy(_busy_message(path, str(exc), wait_seconds)) from None
+            if delay == 0.1:  # the first wait: say why the command pauses
+                holder = _LOCK_HOLDER.search(str(exc))
+                who = f" by {holder['program']} (process {holder['pid']})" if holder else ""
+                print(
+                    f"ssm: the warehouse {path} is in use{who}; waiting up to {wait_seconds:.0f} s ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            time.sleep(min(delay, max(deadline - time.monotonic(), 0.0) + 0.01))
             delay = min(delay * 2, 5.0)
     try:
         yield connection
@@ -126,3 +170,60 @@ def connect(
 def ensure_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
     """Create the raw and ops tables when missing (idempotent)."""
     connection.execute(RAW_DDL)
+
+
+# dbt builds into a copy of the warehouse in this folder of the data folder (same file name, so the
+# same DuckDB catalog name), and the copy replaces the warehouse when the build succeeded.
+BUILD_DIR = ".building"
+
+
+class WarehouseChanged(RuntimeError):
+    """Another program wrote to the warehouse while the models were built in a copy of it."""
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+@contextmanager
+def build_in_copy(path: Path) -> Iterator[Path]:
+    """A copy of the warehouse to build the models in, put in place of the warehouse in one step
+    when the block finishes, and thrown away when it fails or the process dies.
+
+    dbt commits model by model: built in place, a killed or failed build would leave some marts with
+    a year's new rows and others without. Renaming the finished copy over the warehouse is atomic
+    (one file system), so a reader sees the marts as they were before the build or after it, never
+    in between, and a reader that is open during the build keeps reading the old file undisturbed.
+    The copy costs a file copy (about a second per 250 MB).
+    """
+    build_dir = path.parent / BUILD_DIR
+    shutil.rmtree(build_dir, ignore_errors=True)  # what a killed build left behind
+    build_dir.mkdir(parents=True)
+    copy = build_dir / path.name
+    try:
+        with connect(path) as con:  # the write lock: nobody writes while the file is copied
+            ensure_raw_tables(con)
+            con.execute("checkpoint")  # everything in the file itself, nothing left in a WAL
+            shutil.copyfile(path, copy)
+            stamp = _stamp(path)
+        yield copy
+        if _wal(copy).exists():  # dbt closes its connection cleanly; in case it did not
+            with connect(copy) as con:
+                con.execute("checkpoint")
+        # A read-only connection while swapping: writers wait, readers may stay (they keep the old file).
+        with connect(path, read_only=True):
+            if _stamp(path) != stamp or _wal(path).exists():
+                raise WarehouseChanged(
+                    f"Another program wrote to the warehouse {path} while the models were being built "
+                    "(every step of the pipeline waits for the one before, so something outside it "
+                    "did). The build was not put in place, so nothing it wrote was lost: run the "
+                    "command again."
+                )
+            os.replace(copy, path)
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)

@@ -134,26 +134,35 @@ def _record_delivery(
         shutil.copyfile(landed.path, partial)
         partial.replace(archive_path)  # atomic: the archive never holds half a file
     existing = con.execute("select status from raw.deliveries where delivery_sha256 = ?", [sha256]).fetchall()
+    newest = con.execute(
+        "select delivery_sha256 from raw.deliveries where survey_year = ? order by received_at desc limit 1",
+        [year],
+    ).fetchall()
     size_bytes = landed.path.stat().st_size
+    now = datetime.now(UTC).replace(tzinfo=None)
     if not existing:
         con.execute(
             "insert into raw.deliveries (delivery_sha256, survey_year, file_name, archive_path, size_bytes,"
             " received_at, status) values (?, ?, ?, ?, ?, ?, 'received')",
-            [
-                sha256,
-                year,
-                landed.path.name,
-                str(archive_path),
-                size_bytes,
-                datetime.now(UTC).replace(tzinfo=None),
-            ],
+            [sha256, year, landed.path.name, str(archive_path), size_bytes, now],
+        )
+    elif newest and newest[0][0] != sha256:
+        # A file on record, but not the year's newest arrival: an older delivery put back in landing/
+        # (or a refused one tried again). The newest file to arrive counts (spec §4), and the year's
+        # current delivery is its newest received_at (_load_year), so it is received again now; the
+        # loaded file of the year stays loaded until this one has loaded in its place.
+        con.execute(
+            "update raw.deliveries set received_at = ?, file_name = ?, archive_path = ?, size_bytes = ?, "
+            "status = case when status = 'loaded' then status else 'received' end, status_message = null "
+            "where delivery_sha256 = ?",
+            [now, landed.path.name, str(archive_path), size_bytes, sha256],
         )
     return {
         "file": landed.path.name,
         "sha256": sha256,
         "size_bytes": size_bytes,
         "archive": str(archive_path),
-        "new": not existing,
+        "new": not existing or bool(newest and newest[0][0] != sha256),
     }
 
 

@@ -27,8 +27,12 @@ def landing_sensor(
         key = str(year)
         if not context.instance.has_dynamic_partition(survey_years.name, key):
             new_years.append(key)
-        # One run per file content: the same bytes never start a second run, a corrected file does.
-        requests.append(dg.RunRequest(run_key=f"{year}-{sha256_of(landed.path)}", partition_key=key))
+        # One run per file content and arrival: the same file never starts a second run, a corrected
+        # file does, and so does an older delivery put back in landing/ (a new modification time).
+        arrival = int(landed.modified_at)
+        requests.append(
+            dg.RunRequest(run_key=f"{year}-{sha256_of(landed.path)}-{arrival}", partition_key=key)
+        )
     if not requests:
         return dg.SkipReason(f"Nothing new in {root / 'landing'}.")
     return dg.SensorResult(

@@ -3,6 +3,7 @@
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -11,8 +12,12 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import SurveyConfig
+from pipelines.lib import warehouse
 from pipelines.lib.year_scoped import BUILD_YEARS_ENV
 from pipelines.project import dbt_project
+
+# The warehouse file dbt builds (dbt_project/profiles.yml); unset, the warehouse itself.
+DBT_WAREHOUSE_ENV = "SSM_DBT_WAREHOUSE"
 
 
 class SchemaQualifiedTranslator(DagsterDbtTranslator):
@@ -43,8 +48,30 @@ def ssm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, surve
     # (its partial_parse.msgpack is valid for one profile, i.e. one warehouse path), and the folder does
     # not gain a copy per run as dagster-dbt's default per-run target folders do.
     target_path = survey.root / "dbt" / "target"
-    with build_years(years):
-        yield from dbt.cli(["build"], context=context, target_path=target_path).stream()
+    # dbt builds a copy of the warehouse, put in place in one step when the build succeeded: a killed
+    # or failed build leaves the marts as they were, never some models rebuilt and others not.
+    try:
+        with build_years(years), warehouse.build_in_copy(survey.warehouse_path) as copy, dbt_warehouse(copy):
+            yield from dbt.cli(["build"], context=context, target_path=target_path).stream()
+    except (warehouse.WarehouseBusy, warehouse.WarehouseChanged) as err:
+        raise dg.Failure(description=str(err), allow_retries=False) from None
+
+
+@contextmanager
+def dbt_warehouse(path: Path) -> Iterator[None]:
+    """Point dbt's profile at `path` (SSM_DBT_WAREHOUSE, read by dbt_project/profiles.yml).
+
+    The path is the same for every build of a data folder, so dbt's partial parse stays valid.
+    """
+    before = os.environ.get(DBT_WAREHOUSE_ENV)
+    os.environ[DBT_WAREHOUSE_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(DBT_WAREHOUSE_ENV, None)
+        else:
+            os.environ[DBT_WAREHOUSE_ENV] = before
 
 
 @contextmanager
