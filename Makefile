@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install chromium demo test lint dev lock bench clean
+.PHONY: install chromium demo test crash-test lint dev lock bench clean
 
 install: $(STAMP) chromium
 
@@ -32,7 +32,12 @@ demo: install
 ## Install and run the linters and the whole test suite.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+## Issue 7's crash test at full strength: `ssm run` killed at all 20 seeded moments (about 30 min).
+## The suite runs 4 of the same 20 (tests/test_crash_safety.py).
+crash-test: install
+	SSM_TEST_CRASH_MOMENTS=20 $(BIN)/python -m pytest tests/test_crash_safety.py
 
 lint: install
 	$(BIN)/ruff check .
