@@ -35,7 +35,7 @@ test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## Issue 7's crash test at full strength: `ssm run` killed at all 20 seeded moments (about 30 min).
-## The suite runs 4 of the same 20 (tests/test_crash_safety.py).
+## The suite runs 2 of the same 20 (tests/test_crash_safety.py).
 crash-test: install
 	SSM_TEST_CRASH_MOMENTS=20 $(BIN)/python -m pytest tests/test_crash_safety.py
 

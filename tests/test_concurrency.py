@@ -146,9 +146,7 @@ def test_a_run_refuses_clearly_when_the_analyst_keeps_the_warehouse(
     before = marts(root / "warehouse.duckdb")
     analyst = _analyst(root)
     try:
-        started = time.monotonic()
         result = ssm(root, "run", "--year", "2018", env_extra={"SSM_LOCK_WAIT_SECONDS": "3"})
-        elapsed = time.monotonic() - started
     finally:
         _release(analyst)
     output = result.stdout + result.stderr
@@ -156,7 +154,6 @@ def test_a_run_refuses_clearly_when_the_analyst_keeps_the_warehouse(
     assert f"python3.11 (process {analyst.pid}) and stayed busy for 3 s" in result.stderr, output
     assert "Close that program's connection" in result.stderr, output
     assert not any(text in output for text in RAW_LOCK_ERROR), output
-    assert elapsed < 120, elapsed  # the short wait applied, not the default two minutes
     assert differences(marts(root / "warehouse.duckdb"), before) == []
     assert [s for (s,) in query(root / "warehouse.duckdb", "select status from raw.deliveries")] == [
         "loaded"

@@ -106,18 +106,17 @@ def test_a_corrected_file_supersedes_and_an_older_one_put_back_counts_again(
 
 def test_rerunning_a_year_changes_no_mart(built_pipeline: BuiltPipeline, tmp_path: Path) -> None:
     """Promise: `ssm run --year Y` on a loaded year (the same delivery again) is idempotent: every
-    mart equals the first load, table for table, after the re-run and after a second one."""
+    mart equals the first load, table for table, after the re-run."""
     root = copy_built(built_pipeline, tmp_path)
     first = marts(root / "warehouse.duckdb")
-    for _ in range(2):
-        result = ssm_in_process(root, "run", "--year", "2018")
-        assert result.exit_code == 0, result.output
-        assert "2018: rebuild requested" in result.output and "ok   2018" in result.output
-        assert differences(marts(root / "warehouse.duckdb"), first) == []
+    result = ssm_in_process(root, "run", "--year", "2018")
+    assert result.exit_code == 0, result.output
+    assert "2018: rebuild requested" in result.output and "ok   2018" in result.output
+    assert differences(marts(root / "warehouse.duckdb"), first) == []
     assert [status for _, status, _ in _deliveries(root, 2018)] == ["loaded"]
 
 
-BACKFILL_YEARS = [2019, 2020, 2021]
+BACKFILL_YEARS = [2019, 2020]  # a v1 and a v2 year
 
 
 def test_a_backfill_of_every_year_equals_year_by_year_loads(tmp_path: Path) -> None:
@@ -146,7 +145,7 @@ def test_a_backfill_of_every_year_equals_year_by_year_loads(tmp_path: Path) -> N
         instance = runner.instance()
         instance.add_dynamic_partitions(runner.PARTITIONS_NAME, [str(y) for y in BACKFILL_YEARS])
         tags = runner._range_tags(BACKFILL_YEARS, instance)
-        assert tags == {runner.RANGE_START_TAG: "2019", runner.RANGE_END_TAG: "2021"}
+        assert tags == {runner.RANGE_START_TAG: "2019", runner.RANGE_END_TAG: "2020"}
         result = runner._execute("survey_year_job", instance, tags=tags)
         assert result.success, runner._failure_message(result)
         assert [run.job_name for run in instance.get_runs()] == ["survey_year_job"]
