@@ -22,11 +22,14 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _print_outcomes(outcomes) -> int:
+    """One line per year, then the runs' warnings (each once); returns how many years failed."""
     failed = 0
     for outcome in outcomes:
         mark = "ok  " if outcome.succeeded else "FAIL"
         click.echo(f"  {mark} {outcome.survey_year}  {outcome.message}")
         failed += not outcome.succeeded
+    for note in dict.fromkeys(note for outcome in outcomes for note in outcome.notes):
+        click.echo(f"  note: {note}")
     return failed
 
 

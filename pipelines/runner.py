@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
@@ -36,6 +37,9 @@ class YearOutcome:
     succeeded: bool
     message: str
     run_id: str | None = None
+    # The warnings the year's runs logged (a missing class-size file, a year with no responses ...):
+    # the terminal shows them; Dagster's own console log, with its stack traces, goes to the log file.
+    notes: tuple[str, ...] = ()
 
 
 def _has_table(con, schema: str, name: str) -> bool:
@@ -249,7 +253,9 @@ def run_job(
     for year in sorted(years):
         result = _execute(job_name, instance, partition_key=str(year), extra_config=extra_config)
         message = "done" if result.success else _failure_message(result)
-        outcomes.append(YearOutcome(year, "", result.success, message, result.run_id))
+        outcomes.append(
+            YearOutcome(year, "", result.success, message, result.run_id, _notes(result, instance))
+        )
     return outcomes
 
 
@@ -265,13 +271,16 @@ def load_in_batch(years: list[int], instance: dg.DagsterInstance) -> list[YearOu
     loaded = [year for year in years if outcomes[year].succeeded]
     if loaded:
         result = _execute("transform_job", instance, tags=_range_tags(loaded, instance))
+        notes = _notes(result, instance)
+        message = "done" if result.success else _failure_message(result)
+        for year in loaded:
+            earlier = outcomes[year].notes
+            outcomes[year] = YearOutcome(year, "", result.success, message, result.run_id, earlier + notes)
         if not result.success:
-            message = _failure_message(result)
-            for year in loaded:
-                outcomes[year] = YearOutcome(year, "", False, message, result.run_id)
             loaded = []
     if loaded:
-        outcomes.update(_run_batch("report_job", loaded, instance))
+        for year, outcome in _run_batch("report_job", loaded, instance).items():
+            outcomes[year] = replace(outcome, notes=outcomes[year].notes + outcome.notes)
     return [outcomes[year] for year in years]
 
 
@@ -309,13 +318,25 @@ def _run_batch(job_name: str, years: list[int], instance: dg.DagsterInstance) ->
             tags = {**_range_tags(chunk, instance), BATCH_ATTEMPT_TAG: "true"}
             result = _execute(job_name, instance, tags=tags)
             if result.success:
-                outcomes.update({year: YearOutcome(year, "", True, "done", result.run_id) for year in chunk})
+                notes = _notes(result, instance)
+                outcomes.update(
+                    {year: YearOutcome(year, "", True, "done", result.run_id, notes) for year in chunk}
+                )
                 continue
         for year in chunk:
             result = _execute(job_name, instance, partition_key=str(year))
             message = "done" if result.success else _failure_message(result)
-            outcomes[year] = YearOutcome(year, "", result.success, message, result.run_id)
+            notes = _notes(result, instance)
+            outcomes[year] = YearOutcome(year, "", result.success, message, result.run_id, notes)
     return outcomes
+
+
+def _notes(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> tuple[str, ...]:
+    """The warnings the run's assets logged (context.log.warning), in order, each once; not Dagster's
+    own errors (a step skipped after a failed one), which the outcome's message sums up."""
+    entries = instance.all_logs(result.run_id)
+    messages = (e.user_message for e in entries if e.dagster_event is None and e.level == logging.WARNING)
+    return tuple(dict.fromkeys(messages))
 
 
 def _execute(
@@ -327,9 +348,14 @@ def _execute(
 ) -> dg.ExecuteInProcessResult:
     from pipelines.definitions import defs  # imported here: loading the definitions takes seconds
 
-    # dagster-dbt echoes every dbt log line to stdout; the analyst gets a summary, the file the rest
-    # (the same lines are in the run's compute logs in the UI).
-    with run_log_path().open("a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+    # dagster-dbt echoes every dbt log line to stdout, and Dagster's console log (stderr) gives a failed
+    # step's stack trace: the analyst gets a summary and the warnings (YearOutcome), the file the rest
+    # (the same lines are in the run's logs in the UI).
+    with (
+        run_log_path().open("a", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
         return defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
             partition_key=partition_key,

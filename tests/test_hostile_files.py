@@ -273,9 +273,9 @@ def test_ssm_run_refuses_junk_clearly_and_loads_nothing_of_it(tmp_path: Path) ->
     print(f"ssm run: {time.perf_counter() - start:.0f} s\n{output}")
     assert result.returncode == 1, output
     assert "Traceback" not in output
-    # Dagster's own ERROR log of the step failure (stderr) carries a "Stack Trace:" block of the
-    # dg.Failure; the analyst's summary on stdout does not.
-    assert "Stack Trace" not in result.stdout
+    # Dagster's own ERROR log of the step failure carries a "Stack Trace:" block: it goes to the log
+    # file, and neither stream of the terminal shows it.
+    assert "Stack Trace" not in output, result.stderr
     assert "ssm_survey_2023.csv, row 1: contains a NUL byte" in result.stdout
     assert (
         "ssm_survey_2024.csv, row 5, column EndDate: has a field longer than 32,767 characters"

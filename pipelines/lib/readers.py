@@ -33,9 +33,9 @@ from schemas.instruments import Instrument, instruments
 
 XLSX_MAGIC = b"PK\x03\x04"
 MiB = 1 << 20
-# A class has at most 2,000 students (raw/class_sizes): its export is a few MB. The benchmark's
-# consortium year (50,000 rows) is about 30 MB. Anything over this is not a survey export, and
-# reading it would cost several times its size in memory.
+# A medical school's class exports to a few MB; the benchmark's consortium year (50,000 rows, v2 CSV)
+# to about 16 MB, and the largest class raw/class_sizes accepts (100,000) to about 32 MB. Anything
+# over this is not a survey export, and reading it would cost several times its size in memory.
 MAX_FILE_BYTES = 256 * MiB
 # Excel's cell limit; Qualtrics caps a text answer well below it. A longer field is a damaged file,
 # usually a quote that is never closed, so the field runs on through the rest of the file.
@@ -495,7 +495,7 @@ def read_delivery(path: Path, name: str | None = None) -> RawTable:
         raise DeliveryError(
             file_name,
             f"is {size / MiB:,.0f} MB, more than the {MAX_FILE_BYTES / MiB:,.0f} MB any survey export "
-            "needs (a class of 2,000 students exports to a few MB)",
+            "needs (a class of 2,000 students exports to under 1 MB)",
             "Check that this is the SSM survey export; export it again from Qualtrics if it is.",
         )
     data = path.read_bytes()

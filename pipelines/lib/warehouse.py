@@ -154,9 +154,11 @@ def connect(
             if delay == 0.1:  # the first wait: say why the command pauses
                 holder = _LOCK_HOLDER.search(str(exc))
                 who = f" by {holder['program']} (process {holder['pid']})" if holder else ""
+                # To the terminal itself: `ssm` sends a run's stderr (Dagster's log) to its log file,
+                # and the person waiting needs to see why the command pauses.
                 print(
                     f"ssm: the warehouse {path} is in use{who}; waiting up to {wait_seconds:.0f} s ...",
-                    file=sys.stderr,
+                    file=sys.__stderr__ or sys.stderr,
                     flush=True,
                 )
             time.sleep(min(delay, max(deadline - time.monotonic(), 0.0) + 0.01))
