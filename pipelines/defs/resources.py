@@ -130,6 +130,10 @@ class Mailer(dg.ConfigurableResource):
     mail_from: str = "ssm-reports@localhost"
     report_recipients: str = ""
     alert_recipients: str = ""
+    smtp_timeout_seconds: float = 30.0
+    smtp_data_timeout_seconds: float = 600.0
+    smtp_attempts: int = 3
+    smtp_backoff_seconds: float = 2.0
 
     def smtp(self) -> SmtpSettings:
         return SmtpSettings(
@@ -138,6 +142,10 @@ class Mailer(dg.ConfigurableResource):
             security=self.smtp_security.lower(),
             user=self.smtp_user,
             password=self.smtp_password,
+            timeout_seconds=self.smtp_timeout_seconds,
+            data_timeout_seconds=self.smtp_data_timeout_seconds,
+            attempts=self.smtp_attempts,
+            backoff_seconds=self.smtp_backoff_seconds,
         )
 
     @staticmethod
@@ -172,6 +180,11 @@ def defs() -> dg.Definitions:
                 mail_from=env_or("SSM_MAIL_FROM", "ssm-reports@localhost"),
                 report_recipients=env_or("SSM_REPORT_RECIPIENTS"),
                 alert_recipients=env_or("SSM_ALERT_RECIPIENTS"),
+                # How long to wait for the server, and how often to try (docs/decisions.md).
+                smtp_timeout_seconds=float(os.environ.get("SSM_SMTP_TIMEOUT_SECONDS") or 30),
+                smtp_data_timeout_seconds=float(os.environ.get("SSM_SMTP_DATA_TIMEOUT_SECONDS") or 600),
+                smtp_attempts=int(os.environ.get("SSM_SMTP_ATTEMPTS") or 3),
+                smtp_backoff_seconds=float(os.environ.get("SSM_SMTP_BACKOFF_SECONDS") or 2),
             ),
         }
     )

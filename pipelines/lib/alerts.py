@@ -96,7 +96,7 @@ def send_alert(
     sender: str,
     recipients: list[str],
     data_dir: Path,
-    backoff_seconds: float = 2.0,
+    backoff_seconds: float | None = None,
 ) -> SendOutcome | None:
     """Alert the analysts about a failed run once; None when there is nobody to tell or it was done.
 

@@ -82,7 +82,7 @@ create table if not exists ops.report_emails (
     recipient varchar not null,
     attempted_at timestamp not null,
     message_id varchar not null,
-    outcome varchar not null,          -- sent | written_to_outbox | failed
+    outcome varchar not null,          -- sending | sent | written_to_outbox | refused | failed | uncertain
     detail varchar
 );
 """

@@ -2,11 +2,15 @@
 
 import base64
 import hashlib
+import os
+import re
 import shutil
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL, per_year_metadata, run_years
 from pipelines.defs.ingest.partitions import survey_years
@@ -131,20 +135,20 @@ def report_email(
     report_html = report_path.read_text(encoding="utf-8")
     digest = hashlib.sha256(report_html.encode("utf-8")).hexdigest()
     with warehouse.connect() as con:
-        already = {
-            row[0]
-            for row in con.execute(
-                "select recipient from ops.report_emails where survey_year = ? and report_sha256 = ? "
-                "and outcome in ('sent', 'written_to_outbox')",
-                [year, digest],
-            ).fetchall()
-        }
-    due = recipients if config.force else [r for r in recipients if r not in already]
-    if not due:
+        settle_abandoned_sends(con, year)
+        latest = latest_outcomes(con, year, digest)
+    already = {r for r, (outcome, _) in latest.items() if outcome in DELIVERED}
+    # Sent perhaps (an unanswered end of message, a killed send): never again on our own (decisions.md).
+    unknown = {r: message_id for r, (outcome, message_id) in latest.items() if outcome in UNKNOWN}
+    due = recipients if config.force else [r for r in recipients if r not in already | set(unknown)]
+    held = [r for r in recipients if r in unknown and r not in due]
+    if not due and not held:
         context.log.info(
             f"The {year} report (sha {digest[:12]}) already went to every recipient; not sending."
         )
         return dg.MaterializeResult(metadata={"sent_to": 0, "report_sha256": digest, "skipped": "unchanged"})
+    if not due:
+        raise dg.Failure(description=_held_message(year, held, unknown), allow_retries=False)
 
     domain = mailer.mail_from.rpartition("@")[2] or "localhost"
     attempt_tag = f"-{datetime.now(UTC):%Y%m%d%H%M%S}" if config.force else ""
@@ -162,20 +166,33 @@ def report_email(
         attachment_html=report_html,
         message_id=message_id,
     )
+    # On the ledger before the send, so that a process killed in mid-send leaves a trace that the
+    # next run reads as "outcome unknown", rather than nothing (a resend) or a claim of success.
+    started = datetime.now(UTC).replace(tzinfo=None)
+    with warehouse.connect() as con:
+        owner = f"{SENDER_TAG} {os.getpid()} on {socket.gethostname()}"
+        con.executemany(
+            "insert into ops.report_emails values (?, ?, ?, ?, ?, 'sending', ?)",
+            [[year, digest, r, started, message_id, owner] for r in due],
+        )
     smtp = mailer.smtp()
     if smtp.host:
         outcome = send_smtp(message, smtp)
     else:
         path = write_to_outbox(message, survey.outbox_dir, f"ssm_report_{year}_{digest[:12]}{attempt_tag}")
         outcome = SendOutcome("written_to_outbox", str(path), 1)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    results = {r: outcome.for_recipient(r) for r in due}
     with warehouse.connect() as con:
         con.executemany(
-            "insert into ops.report_emails values (?, ?, ?, ?, ?, ?, ?)",
-            [[year, digest, r, now, message_id, outcome.outcome, outcome.detail] for r in due],
+            "update ops.report_emails set outcome = ?, detail = ? where survey_year = ? and recipient = ? "
+            "and message_id = ? and attempted_at = ? and outcome = 'sending'",
+            [[o, d, year, r, message_id, started] for r, (o, d) in results.items()],
         )
-    if outcome.outcome == "failed":
-        raise dg.Failure(description=f"The {year} report was not sent: {outcome.detail}", allow_retries=False)
+    problems = _delivery_problems(year, results, message_id)
+    if held:
+        problems.append(_held_message(year, held, unknown))
+    if problems:
+        raise dg.Failure(description=" ".join(problems), allow_retries=False)
     context.log.info(f"The {year} report: {outcome.outcome} ({outcome.detail}) for {len(due)} recipient(s).")
     return dg.MaterializeResult(
         metadata={
@@ -186,4 +203,97 @@ def report_email(
             "message_id": message_id,
             "report_sha256": digest,
         }
+    )
+
+
+# The ledger's outcomes (ops.report_emails.outcome), one row per recipient and attempt.
+DELIVERED = ("sent", "written_to_outbox")
+UNKNOWN = ("sending", "uncertain")  # the message may have reached the recipient, or not
+SENDER_TAG = "being sent by pid"
+
+
+def settle_abandoned_sends(con: duckdb.DuckDBPyConnection, year: int) -> None:
+    """Mark 'sending' rows whose process is gone (killed in mid-send) as 'uncertain'."""
+    rows = con.execute(
+        "select recipient, message_id, attempted_at, detail from ops.report_emails "
+        "where survey_year = ? and outcome = 'sending'",
+        [year],
+    ).fetchall()
+    for recipient, message_id, attempted_at, detail in rows:
+        if _sender_alive(detail):
+            continue
+        con.execute(
+            "update ops.report_emails set outcome = 'uncertain', detail = ? where survey_year = ? "
+            "and recipient = ? and message_id = ? and attempted_at = ? and outcome = 'sending'",
+            [
+                f"the process sending it ({detail.removeprefix('being sent by ')}) stopped before it "
+                "learnt whether the mail server took the message",
+                year, recipient, message_id, attempted_at,
+            ],
+        )  # fmt: skip
+
+
+def _sender_alive(detail: str | None) -> bool:
+    """Whether the process named in a 'sending' row is still running on this machine.
+
+    A process id in use again by another program reads as alive: the row stays 'sending' and the
+    recipient is held, the safe side (nothing is sent twice).
+    """
+    match = re.fullmatch(rf"{SENDER_TAG} (\d+) on (\S+)", detail or "")
+    if not match or match[2] != socket.gethostname():
+        return False
+    try:
+        os.kill(int(match[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def latest_outcomes(con: duckdb.DuckDBPyConnection, year: int, digest: str) -> dict[str, tuple[str, str]]:
+    """recipient -> (outcome, message_id) of the latest attempt to send this exact report."""
+    rows = con.execute(
+        "select recipient, outcome, message_id from ops.report_emails "
+        "where survey_year = ? and report_sha256 = ? "
+        "qualify row_number() over (partition by recipient order by attempted_at desc) = 1",
+        [year, digest],
+    ).fetchall()
+    return {recipient: (outcome, message_id) for recipient, outcome, message_id in rows}
+
+
+def _delivery_problems(year: int, results: dict[str, tuple[str, str]], message_id: str) -> list[str]:
+    """Sentences for the analyst about every recipient this send did not certainly reach."""
+    sent = [r for r, (o, _) in results.items() if o in DELIVERED]
+    refused = {r: d for r, (o, d) in results.items() if o == "refused"}
+    failed = {r: d for r, (o, d) in results.items() if o == "failed"}
+    uncertain = {r: d for r, (o, d) in results.items() if o == "uncertain"}
+    if not (refused or failed or uncertain):
+        return []
+    problems = [f"The {year} report was sent to {', '.join(sent)}."] if sent else []
+    for address, detail in refused.items():
+        problems.append(
+            f"The mail server refused {address} ({detail}): check the address in SSM_REPORT_RECIPIENTS;"
+            " the next send goes only to the recipients not reached yet."
+        )
+    for address, detail in failed.items():
+        problems.append(f"The {year} report was not sent to {address}: {detail}.")
+    if uncertain:
+        problems.append(
+            f"The {year} report may or may not have reached {', '.join(uncertain)} ({next(iter(uncertain.values()))};"
+            f" Message-ID {message_id}). " + _ASK_FIRST.format(year=year)
+        )
+    return problems
+
+
+_ASK_FIRST = (
+    "It is not sent again automatically, so that nobody gets it twice: ask whether it arrived, and if "
+    "it did not, send it with `ssm report --year {year} --send --force`."
+)
+
+
+def _held_message(year: int, held: list[str], unknown: dict[str, str]) -> str:
+    return (
+        f"An earlier send of this {year} report may or may not have reached {', '.join(held)} "
+        f"(Message-ID {unknown[held[0]]}; `ssm status` shows the ledger). " + _ASK_FIRST.format(year=year)
     )
