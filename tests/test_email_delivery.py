@@ -28,7 +28,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines import runner
 from pipelines.lib.mail import SmtpSettings, build_report_message, send_smtp
 from tests.conftest import BuiltPipeline, pipeline_env, pipeline_environment
 from tests.smtp_server import smtp_env, smtp_server
@@ -357,11 +356,6 @@ def test_refused_recipient_is_on_the_ledger_and_alone_is_tried_again(data_copy: 
         assert [(r, o) for r, o, _ in ledger(data_copy)][2:] == [(ASSOCIATE, "sent")]
 
 
-@pytest.mark.skipif(
-    not hasattr(runner, "take_over_abandoned_runs"),
-    reason="until branch issue7-crash is merged, the killed run keeps the warehouse pool slot and the "
-    "next ssm command waits for it for ever",
-)
 def test_send_killed_midway_is_not_repeated_and_the_ledger_says_so(data_copy: Path) -> None:
     """`ssm report --send` killed (SIGKILL) while the server holds the whole message unanswered: the
     ledger never claims a send it did not see end ('sending', then 'uncertain'); the next run does not
