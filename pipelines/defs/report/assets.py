@@ -2,19 +2,16 @@
 
 import base64
 import hashlib
-import os
-import re
 import shutil
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL, per_year_metadata, run_years
 from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import Mailer, SurveyConfig, Warehouse
+from pipelines.lib import email_ledger
 from pipelines.lib.mail import SendOutcome, build_report_message, send_smtp, write_to_outbox
 from pipelines.lib.versioning import code_version
 
@@ -135,11 +132,13 @@ def report_email(
     report_html = report_path.read_text(encoding="utf-8")
     digest = hashlib.sha256(report_html.encode("utf-8")).hexdigest()
     with warehouse.connect() as con:
-        settle_abandoned_sends(con, year)
-        latest = latest_outcomes(con, year, digest)
-    already = {r for r, (outcome, _) in latest.items() if outcome in DELIVERED}
+        email_ledger.settle_abandoned_sends(con, year)
+        latest = email_ledger.latest_outcomes(con, year, digest)
+    already = {r for r, (outcome, _) in latest.items() if outcome in email_ledger.DELIVERED}
     # Sent perhaps (an unanswered end of message, a killed send): never again on our own (decisions.md).
-    unknown = {r: message_id for r, (outcome, message_id) in latest.items() if outcome in UNKNOWN}
+    unknown = {
+        r: message_id for r, (outcome, message_id) in latest.items() if outcome in email_ledger.UNKNOWN
+    }
     due = recipients if config.force else [r for r in recipients if r not in already | set(unknown)]
     held = [r for r in recipients if r in unknown and r not in due]
     if not due and not held:
@@ -170,11 +169,7 @@ def report_email(
     # next run reads as "outcome unknown", rather than nothing (a resend) or a claim of success.
     started = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.connect() as con:
-        owner = f"{SENDER_TAG} {os.getpid()} on {socket.gethostname()}"
-        con.executemany(
-            "insert into ops.report_emails values (?, ?, ?, ?, ?, 'sending', ?)",
-            [[year, digest, r, started, message_id, owner] for r in due],
-        )
+        email_ledger.record_sending(con, year, digest, due, started, message_id)
     smtp = mailer.smtp()
     if smtp.host:
         outcome = send_smtp(message, smtp)
@@ -183,11 +178,7 @@ def report_email(
         outcome = SendOutcome("written_to_outbox", str(path), 1)
     results = {r: outcome.for_recipient(r) for r in due}
     with warehouse.connect() as con:
-        con.executemany(
-            "update ops.report_emails set outcome = ?, detail = ? where survey_year = ? and recipient = ? "
-            "and message_id = ? and attempted_at = ? and outcome = 'sending'",
-            [[o, d, year, r, message_id, started] for r, (o, d) in results.items()],
-        )
+        email_ledger.record_outcomes(con, year, results, started, message_id)
     problems = _delivery_problems(year, results, message_id)
     if held:
         problems.append(_held_message(year, held, unknown))
@@ -206,65 +197,9 @@ def report_email(
     )
 
 
-# The ledger's outcomes (ops.report_emails.outcome), one row per recipient and attempt.
-DELIVERED = ("sent", "written_to_outbox")
-UNKNOWN = ("sending", "uncertain")  # the message may have reached the recipient, or not
-SENDER_TAG = "being sent by pid"
-
-
-def settle_abandoned_sends(con: duckdb.DuckDBPyConnection, year: int) -> None:
-    """Mark 'sending' rows whose process is gone (killed in mid-send) as 'uncertain'."""
-    rows = con.execute(
-        "select recipient, message_id, attempted_at, detail from ops.report_emails "
-        "where survey_year = ? and outcome = 'sending'",
-        [year],
-    ).fetchall()
-    for recipient, message_id, attempted_at, detail in rows:
-        if _sender_alive(detail):
-            continue
-        con.execute(
-            "update ops.report_emails set outcome = 'uncertain', detail = ? where survey_year = ? "
-            "and recipient = ? and message_id = ? and attempted_at = ? and outcome = 'sending'",
-            [
-                f"the process sending it ({detail.removeprefix('being sent by ')}) stopped before it "
-                "learnt whether the mail server took the message",
-                year, recipient, message_id, attempted_at,
-            ],
-        )  # fmt: skip
-
-
-def _sender_alive(detail: str | None) -> bool:
-    """Whether the process named in a 'sending' row is still running on this machine.
-
-    A process id in use again by another program reads as alive: the row stays 'sending' and the
-    recipient is held, the safe side (nothing is sent twice).
-    """
-    match = re.fullmatch(rf"{SENDER_TAG} (\d+) on (\S+)", detail or "")
-    if not match or match[2] != socket.gethostname():
-        return False
-    try:
-        os.kill(int(match[1]), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def latest_outcomes(con: duckdb.DuckDBPyConnection, year: int, digest: str) -> dict[str, tuple[str, str]]:
-    """recipient -> (outcome, message_id) of the latest attempt to send this exact report."""
-    rows = con.execute(
-        "select recipient, outcome, message_id from ops.report_emails "
-        "where survey_year = ? and report_sha256 = ? "
-        "qualify row_number() over (partition by recipient order by attempted_at desc) = 1",
-        [year, digest],
-    ).fetchall()
-    return {recipient: (outcome, message_id) for recipient, outcome, message_id in rows}
-
-
 def _delivery_problems(year: int, results: dict[str, tuple[str, str]], message_id: str) -> list[str]:
     """Sentences for the analyst about every recipient this send did not certainly reach."""
-    sent = [r for r, (o, _) in results.items() if o in DELIVERED]
+    sent = [r for r, (o, _) in results.items() if o in email_ledger.DELIVERED]
     refused = {r: d for r, (o, d) in results.items() if o == "refused"}
     failed = {r: d for r, (o, d) in results.items() if o == "failed"}
     uncertain = {r: d for r, (o, d) in results.items() if o == "uncertain"}
