@@ -17,8 +17,8 @@ it is a cache, as in a data folder that has run before.
 The 20 moments are always drawn, with the same seed. A kill and its recovery cost about a minute and
 a half on this 2-core machine, so the whole promise is half an hour: `make crash-test` runs all 20
 (SSM_TEST_CRASH_MOMENTS=20). The suite (`make test`, CI) runs 2 of the same 20, the 6th and the 16th
-in time (a quarter and three quarters into the build: the ingest and the dbt build), so every change
-is still killed twice (docs/decisions.md, "Test suite time").
+in time (about a quarter and three quarters into the build), so every change is still killed twice
+(docs/decisions.md, "Test suite time").
 """
 
 from __future__ import annotations
