@@ -52,15 +52,17 @@ def run(years: tuple[int, ...]) -> None:
     root = runner.root()
     try:
         with runner.exclusive_run(root):
-            instance = runner.instance()
-            for line in runner.take_over_abandoned_runs(root, instance):
-                click.echo(line)
             pending = runner.pending_years(root)
             unfinished = runner.unfinished_years(root)
             selected = sorted(set(years) | set(pending) | set(unfinished))
             if not selected:
                 click.echo(f"Nothing new in {root / 'landing'}: every delivery there is already loaded.")
                 return
+            # Only when there is work: opening the Dagster instance costs seconds (issue 6, E), and a
+            # run left "started" by a killed command matters only to the runs about to start.
+            instance = runner.instance()
+            for line in runner.take_over_abandoned_runs(root, instance):
+                click.echo(line)
             for year in selected:
                 if year in pending:
                     reason = f"new file {pending[year].path.name}"
