@@ -104,6 +104,16 @@ def start_ssm(root: Path, *args: str, env_extra: dict[str, str] | None = None) -
     )
 
 
+def stop_group(process: subprocess.Popen, grace_seconds: float) -> None:
+    """SIGTERM the process's group (a server and its children), SIGKILL it after the grace period."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def kill_group(process: subprocess.Popen) -> None:
     """SIGKILL the process and everything in its group (the dbt subprocess included)."""
     with contextlib.suppress(ProcessLookupError):

@@ -8,8 +8,6 @@ analyst's connection is this test process and the pipeline another one.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,7 +19,7 @@ import requests
 
 from pipelines.lib.landing import sha256_of
 from tests.conftest import BuiltPipeline, pipeline_env
-from tests.reliability import copy_built, differences, marts, query, start_ssm
+from tests.reliability import copy_built, differences, marts, query, start_ssm, stop_group
 from tests.test_cli import PROJECT_ROOT, ssm
 from tests.test_webserver_lineage import _free_port
 
@@ -190,12 +188,7 @@ def dagster_dev(built_pipeline: BuiltPipeline, tmp_path: Path) -> Iterator[tuple
         _wait_for(answers, 240, "dagster dev to answer")
         yield root, url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, grace_seconds=60)
         log.close()
 
 

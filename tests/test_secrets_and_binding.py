@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +17,7 @@ import requests
 import yaml
 
 from tests.conftest import pipeline_env
+from tests.reliability import stop_group
 from tests.seeded_deliveries import SMTP_PASSWORD, SMTP_USER, start_smtp
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -78,12 +77,7 @@ def test_make_dev_listens_on_loopback_only(tmp_path: Path) -> None:
         assert ("127.0.0.1", UI_PORT) in {(address, port) for address, port, _ in sockets}
         assert [s for s in sockets if s[0] not in LOOPBACK] == []
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, grace_seconds=30)
         log.close()
 
 

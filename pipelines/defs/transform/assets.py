@@ -63,15 +63,8 @@ def dbt_warehouse(path: Path) -> Iterator[None]:
 
     The path is the same for every build of a data folder, so dbt's partial parse stays valid.
     """
-    before = os.environ.get(DBT_WAREHOUSE_ENV)
-    os.environ[DBT_WAREHOUSE_ENV] = str(path)
-    try:
+    with _environment_variable(DBT_WAREHOUSE_ENV, str(path)):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(DBT_WAREHOUSE_ENV, None)
-        else:
-            os.environ[DBT_WAREHOUSE_ENV] = before
 
 
 @contextmanager
@@ -81,12 +74,19 @@ def build_years(years: list[int]) -> Iterator[None]:
     Not `--vars`: dbt re-parses the whole project whenever its vars change (5 s a build), while this
     variable is read only at run time (macros/survey_year.sql, pipelines/lib/year_scoped.py).
     """
-    before = os.environ.get(BUILD_YEARS_ENV)
-    os.environ[BUILD_YEARS_ENV] = ",".join(str(year) for year in years)
+    with _environment_variable(BUILD_YEARS_ENV, ",".join(str(year) for year in years)):
+        yield
+
+
+@contextmanager
+def _environment_variable(name: str, value: str) -> Iterator[None]:
+    """Set `name` for the block (the dbt subprocess inherits it), then put back what was there."""
+    before = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(BUILD_YEARS_ENV, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[BUILD_YEARS_ENV] = before
+            os.environ[name] = before
