@@ -1,8 +1,10 @@
 """Ingest assets: reference class sizes, the delivery on record for a year, and its validated responses."""
 
 import shutil
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -11,6 +13,9 @@ from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import SurveyConfig, Warehouse
 from pipelines.lib.errors import DeliveryError
 from pipelines.lib.landing import LandedFile, newest_per_year, sha256_of
+
+if TYPE_CHECKING:
+    from pipelines.lib.batch_harmonise import DeliveryJob, HarmonisedJob
 
 # Every asset that writes the DuckDB file runs in this pool (limit 1 in dagster.yaml): DuckDB allows
 # one writing process per file.
@@ -195,80 +200,92 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
     A refused delivery fails the run (after the years before it loaded). `ssm run` then loads the
     batch's years one run each, so that every year gets its own outcome (pipelines/runner.py).
     """
+    # Imported when a file is loaded, not when the definitions load (pandas, pandera: seconds).
+    from pipelines.lib.batch_harmonise import harmonised_in_order, worker_count
+
     salt = survey.require_salt()
     loaded, issues = {}, {}
-    for year in run_years(context):
-        loaded[year], issues[year] = _load_year(context, survey, warehouse, year, salt)
+    # One connection for the batch: closing a DuckDB connection checkpoints the file, which costs more
+    # than writing a 50,000-row year (bench/PROFILE.md); every year is still its own transaction.
+    with warehouse.connect() as con:
+        jobs = [_current_delivery(con, year) for year in run_years(context)]
+        sha256_of_year = {job.survey_year: sha for job, sha in jobs}
+        deliveries = [job for job, _ in jobs]
+        workers = worker_count(deliveries)
+        if workers:
+            context.log.info(f"Reading {len(deliveries)} deliveries in {workers} worker processes.")
+        try:
+            with closing(harmonised_in_order(deliveries, salt, workers)) as outcomes:
+                for done in outcomes:
+                    year = done.job.survey_year
+                    loaded[year], issues[year] = _write_year(context, con, done, sha256_of_year[year])
+        except DeliveryError as err:
+            # Deliveries come back in order: the refused one is the first not loaded.
+            refused = deliveries[len(loaded)].survey_year
+            con.execute(
+                "update raw.deliveries set status = 'refused', status_message = ? where delivery_sha256 = ?",
+                [str(err), sha256_of_year[refused]],
+            )
+            raise dg.Failure(
+                description=f"Delivery refused, warehouse unchanged. {err}", allow_retries=False
+            ) from None
     yield dg.MaterializeResult(asset_key=["raw", "responses"], metadata=per_year_metadata(loaded))
     yield dg.MaterializeResult(asset_key=["raw", "data_quality_issues"], metadata=per_year_metadata(issues))
 
 
-def _load_year(
-    context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse, year: int, salt: str
-) -> tuple[dict, dict]:
-    """Load one year's current delivery; returns the metadata of raw.responses and of the issues."""
-    # Imported when a file is loaded, not when the definitions load (pandas, pandera: seconds).
-    from pipelines.lib.harmonise import ISSUE_COLUMNS, RESPONSE_COLUMNS, harmonise
-    from pipelines.lib.readers import read_delivery
+def _current_delivery(con: duckdb.DuckDBPyConnection, year: int) -> tuple["DeliveryJob", str]:
+    """The year's current delivery (its newest arrival) as a job to read, with its SHA-256."""
+    from pipelines.lib.batch_harmonise import DeliveryJob
 
-    with warehouse.connect(read_only=False) as con:
-        current = con.execute(
-            "select delivery_sha256, file_name, archive_path from raw.deliveries where survey_year = ? "
-            "order by received_at desc limit 1",
-            [year],
-        ).fetchall()
+    current = con.execute(
+        "select delivery_sha256, file_name, archive_path from raw.deliveries where survey_year = ? "
+        "order by received_at desc limit 1",
+        [year],
+    ).fetchall()
     if not current:
         raise dg.Failure(description=f"No delivery on record for survey year {year}.", allow_retries=False)
     sha256, file_name, archive_path = current[0]
-    try:
-        if not Path(archive_path).exists():
-            raise DeliveryError(
-                file_name, f"is missing from the archive ({archive_path})", "Put it in landing/ again."
-            )
-        table = read_delivery(Path(archive_path), name=file_name)
-        result = harmonise(table, year, salt)
-    except DeliveryError as err:
-        with warehouse.connect() as con:
-            con.execute(
-                "update raw.deliveries set status = 'refused', status_message = ? where delivery_sha256 = ?",
-                [str(err), sha256],
-            )
-        raise dg.Failure(
-            description=f"Delivery refused, warehouse unchanged. {err}", allow_retries=False
-        ) from None
+    return DeliveryJob(survey_year=year, path=Path(archive_path), file_name=file_name), sha256
 
+
+def _write_year(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, done: "HarmonisedJob", sha256: str
+) -> tuple[dict, dict]:
+    """Replace one year's rows with its harmonised delivery; returns the metadata of raw.responses and of the issues."""
+    from pipelines.lib.harmonise import ISSUE_COLUMNS, RESPONSE_COLUMNS
+
+    year, file_name, result = done.job.survey_year, done.job.file_name, done.result
     loaded = result.responses.assign(delivery_sha256=sha256)[["delivery_sha256", *RESPONSE_COLUMNS]]
     issues = result.issues.assign(delivery_sha256=sha256, survey_year=year)[
         ["delivery_sha256", "survey_year", *ISSUE_COLUMNS]
     ]
-    rows_received = len(table.rows)
-    del table  # the raw cells are not needed any more; a batch holds one year at a time
     counts = result.bucket_counts()
-    with warehouse.connect() as con:
-        con.execute("begin")
-        con.execute("delete from raw.responses where survey_year = ?", [year])
-        con.execute("delete from raw.data_quality_issues where survey_year = ?", [year])
-        con.register("loaded_frame", loaded)
-        con.register("issues_frame", issues)
-        con.execute("insert into raw.responses by name select * from loaded_frame")
-        con.execute("insert into raw.data_quality_issues by name select * from issues_frame")
-        con.execute(
-            "update raw.deliveries set status = 'superseded' "
-            "where survey_year = ? and status = 'loaded' and delivery_sha256 <> ?",
-            [year, sha256],
-        )
-        con.execute(
-            "update raw.deliveries set status = 'loaded', status_message = null, instrument_version = ?, "
-            "coding = ?, rows_received = ?, loaded_at = ? where delivery_sha256 = ?",
-            [
-                result.instrument,
-                result.coding,
-                rows_received,
-                datetime.now(UTC).replace(tzinfo=None),
-                sha256,
-            ],
-        )
-        con.execute("commit")
+    con.execute("begin")
+    con.execute("delete from raw.responses where survey_year = ?", [year])
+    con.execute("delete from raw.data_quality_issues where survey_year = ?", [year])
+    con.register("loaded_frame", loaded)
+    con.register("issues_frame", issues)
+    con.execute("insert into raw.responses by name select * from loaded_frame")
+    con.execute("insert into raw.data_quality_issues by name select * from issues_frame")
+    con.unregister("loaded_frame")
+    con.unregister("issues_frame")
+    con.execute(
+        "update raw.deliveries set status = 'superseded' "
+        "where survey_year = ? and status = 'loaded' and delivery_sha256 <> ?",
+        [year, sha256],
+    )
+    con.execute(
+        "update raw.deliveries set status = 'loaded', status_message = null, instrument_version = ?, "
+        "coding = ?, rows_received = ?, loaded_at = ? where delivery_sha256 = ?",
+        [
+            result.instrument,
+            result.coding,
+            done.rows_received,
+            datetime.now(UTC).replace(tzinfo=None),
+            sha256,
+        ],
+    )
+    con.execute("commit")
 
     rules = result.issues["rule"].value_counts().to_dict()
     context.log.info(f"{file_name}: {len(loaded)} rows, buckets {counts}, {len(issues)} cell issues")
