@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster_dbt import DbtProject
@@ -14,6 +16,15 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 REPORT_TEMPLATES_DIR = PROJECT_ROOT / "reports"
 INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+# dbt as the dbt asset runs it: from the data folder named in SSM_DBT_WORKDIR, building the warehouse
+# named in SSM_DBT_WAREHOUSE relative to it (dbt_project/profiles.yml). A relative path keeps the
+# profile, and so dbt's partial parse, the same for every data folder (pipelines/defs/transform/assets.py).
+DBT_EXECUTABLE = PROJECT_ROOT / "pipelines" / "defs" / "transform" / "dbt_in_data_folder.sh"
+DBT_WORKDIR_ENV = "SSM_DBT_WORKDIR"
+DBT_WAREHOUSE_ENV = "SSM_DBT_WAREHOUSE"
+# The copy of the warehouse that a build writes, relative to the data folder (lib/warehouse.py, BUILD_DIR).
+DBT_BUILD_WAREHOUSE = ".building/warehouse.duckdb"
 
 # dbt's profiles.yml and the Dagster resources both read SSM_DATA_DIR; setting the default here (and
 # never overwriting a value the analyst chose) keeps the two pointing at the same warehouse.
@@ -46,6 +57,20 @@ def dagster_home() -> Path:
     return home
 
 
+@contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """Set `name` for the block (subprocesses such as dbt inherit it), then put back what was there."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def _manifest_is_stale(project: DbtProject) -> bool:
     manifest = project.manifest_path
     if not manifest.exists():
@@ -61,6 +86,8 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
 # dagster-dbt only re-parses under `dagster dev`; everywhere else (the `ssm` command, tests, CI) a
 # missing or stale manifest would either fail at import or silently run yesterday's models. Parsing
-# costs a few seconds, and only when a dbt file changed since the last parse.
+# costs a few seconds, and only when a dbt file changed since the last parse. It parses with the
+# profile a build has, so that dagster-dbt's copy of this parse serves each new data folder's first build.
 if _manifest_is_stale(dbt_project):
-    dbt_project.preparer.prepare(dbt_project)
+    with environment_variable(DBT_WAREHOUSE_ENV, DBT_BUILD_WAREHOUSE):
+        dbt_project.preparer.prepare(dbt_project)

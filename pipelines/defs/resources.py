@@ -17,7 +17,7 @@ from packaging.version import Version
 
 from pipelines.lib import warehouse
 from pipelines.lib.mail import SmtpSettings
-from pipelines.project import dbt_project
+from pipelines.project import DBT_EXECUTABLE, dbt_project
 
 
 def env_or(name: str, default: str = "") -> dg.EnvVar | str:
@@ -170,7 +170,7 @@ def defs() -> dg.Definitions:
                 small_cell_min=int(os.environ.get("SSM_SMALL_CELL_MIN", "5")),
             ),
             "warehouse": Warehouse(data_dir=data_dir),
-            "dbt": SurveyDbt(project_dir=dbt_project),
+            "dbt": SurveyDbt(project_dir=dbt_project, dbt_executable=str(DBT_EXECUTABLE)),
             "mailer": Mailer(
                 smtp_host=env_or("SSM_SMTP_HOST"),
                 smtp_port=int(os.environ.get("SSM_SMTP_PORT") or 587),

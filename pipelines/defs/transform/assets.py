@@ -1,6 +1,5 @@
 """Transform assets: every dbt model (staging, intermediate, marts) as one Dagster asset each."""
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,10 +13,7 @@ from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import SurveyConfig
 from pipelines.lib import warehouse
 from pipelines.lib.year_scoped import BUILD_YEARS_ENV
-from pipelines.project import dbt_project
-
-# The warehouse file dbt builds (dbt_project/profiles.yml); unset, the warehouse itself.
-DBT_WAREHOUSE_ENV = "SSM_DBT_WAREHOUSE"
+from pipelines.project import DBT_WAREHOUSE_ENV, DBT_WORKDIR_ENV, dbt_project, environment_variable
 
 
 class SchemaQualifiedTranslator(DagsterDbtTranslator):
@@ -45,25 +41,35 @@ def ssm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, surve
     """Build and test the dbt models for the run's survey years (and the cross-year tables)."""
     years = sorted(int(key) for key in context.partition_keys)
     # One dbt target folder per data folder, kept from build to build: dbt re-parses only what changed
-    # (its partial_parse.msgpack is valid for one profile, i.e. one warehouse path), and the folder does
-    # not gain a copy per run as dagster-dbt's default per-run target folders do.
+    # (its partial_parse.msgpack is valid while the profile stays the same, see dbt_warehouse), and the
+    # folder does not gain a copy per run as dagster-dbt's default per-run target folders do.
     target_path = survey.root / "dbt" / "target"
     # dbt builds a copy of the warehouse, put in place in one step when the build succeeded: a killed
     # or failed build leaves the marts as they were, never some models rebuilt and others not.
     try:
-        with build_years(years), warehouse.build_in_copy(survey.warehouse_path) as copy, dbt_warehouse(copy):
+        with (
+            build_years(years),
+            warehouse.build_in_copy(survey.warehouse_path) as copy,
+            dbt_warehouse(survey.root, copy),
+        ):
             yield from dbt.cli(["build"], context=context, target_path=target_path).stream()
     except (warehouse.WarehouseBusy, warehouse.WarehouseChanged) as err:
         raise dg.Failure(description=str(err), allow_retries=False) from None
 
 
 @contextmanager
-def dbt_warehouse(path: Path) -> Iterator[None]:
-    """Point dbt's profile at `path` (SSM_DBT_WAREHOUSE, read by dbt_project/profiles.yml).
+def dbt_warehouse(root: Path, path: Path) -> Iterator[None]:
+    """Point dbt's profile at `path`, given relative to the data folder `root` that dbt runs in.
 
-    The path is the same for every build of a data folder, so dbt's partial parse stays valid.
+    The profile's warehouse path (SSM_DBT_WAREHOUSE, dbt_project/profiles.yml) is then the same text
+    for every data folder, and dbt's partial parse stays valid: from build to build, and from the
+    project's own parse (made when the code location loads) to the first build of a new data folder.
+    dbt runs in `root` (pipelines.project.DBT_EXECUTABLE, the SurveyDbt resource's executable).
     """
-    with _environment_variable(DBT_WAREHOUSE_ENV, str(path)):
+    with (
+        environment_variable(DBT_WORKDIR_ENV, str(root)),
+        environment_variable(DBT_WAREHOUSE_ENV, str(path.relative_to(root))),
+    ):
         yield
 
 
@@ -74,19 +80,5 @@ def build_years(years: list[int]) -> Iterator[None]:
     Not `--vars`: dbt re-parses the whole project whenever its vars change (5 s a build), while this
     variable is read only at run time (macros/survey_year.sql, pipelines/lib/year_scoped.py).
     """
-    with _environment_variable(BUILD_YEARS_ENV, ",".join(str(year) for year in years)):
+    with environment_variable(BUILD_YEARS_ENV, ",".join(str(year) for year in years)):
         yield
-
-
-@contextmanager
-def _environment_variable(name: str, value: str) -> Iterator[None]:
-    """Set `name` for the block (the dbt subprocess inherits it), then put back what was there."""
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
