@@ -156,3 +156,27 @@ def test_a_build_keeps_partial_parsing_and_asks_no_version(
     parsing = _parsing_messages(log)
     assert parsing and all("Unable to do partial parsing" not in m for m in parsing), parsing
     assert any(m.startswith("Partial parsing enabled") for m in parsing), parsing
+
+
+def test_charts_drawn_in_workers_are_the_charts_drawn_in_the_run(
+    built_pipeline: BuiltPipeline, tmp_path: Path
+) -> None:
+    """Promise: a long batch draws its charts in worker processes (the shared build rendered ten
+    years), and its reports are byte for byte the reports that a one-year run draws in its own process."""
+    from pipelines import runner
+    from pipelines.defs.report.assets import PARALLEL_MIN_YEARS
+
+    assert len(BUILT_YEARS) >= PARALLEL_MIN_YEARS
+    instance = dg.DagsterInstance.from_config(str(built_pipeline.dagster_home))
+    report_run = next(r for r in _runs(instance) if r.job_name == "report_job")
+    messages = [event.user_message for event in instance.all_logs(report_run.run_id)]
+    assert any(f"charts of {len(BUILT_YEARS)} years in 2 worker processes" in m for m in messages), messages
+
+    root = _copy(built_pipeline, tmp_path)
+    shutil.rmtree(root / "reports" / "2020")
+    with pipeline_environment(root):
+        outcomes = runner.run_job("report_job", [2020], runner.instance())
+    assert outcomes[0].succeeded, outcomes
+    for name in ("report.html", "email.html", "email.txt", "value_items.png", "trends.png"):
+        mine = (root / "reports" / "2020" / name).read_bytes()
+        assert mine == (built_pipeline.root / "reports" / "2020" / name).read_bytes(), name

@@ -2,24 +2,21 @@
 
 Reading and harmonising a delivery is pure Python and pandas (about 0.7 s for 50,000 rows); writing
 it to the warehouse is a fraction of that. So a batch of large deliveries reads and harmonises in a
-pool of processes, one year ahead per worker, while the calling process writes each year in year
-order as it comes back. A small batch stays in the calling process: a worker first imports pandas and
-pandera (about 3 s), more than a few class-sized files take to read.
+pool of processes (pipelines/lib/worker_pool.py), one year ahead per worker, while the calling
+process writes each year in year order as it comes back. A small batch stays in the calling process:
+a worker first imports pandas and pandera (about 3 s), more than a few class-sized files take to read.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.lib.errors import DeliveryError
 from pipelines.lib.harmonise import HarmonisedDelivery, harmonise
 from pipelines.lib.readers import read_delivery
+from pipelines.lib.worker_pool import available_cores, starmap_in_order
 
 # Below this many bytes in a batch, starting workers costs more than it saves (bench/PROFILE.md).
 PARALLEL_MIN_BYTES = 32 * 2**20
@@ -63,38 +60,13 @@ def worker_count(jobs: Sequence[DeliveryJob]) -> int:
     if len(jobs) < 2:
         return 0
     size = sum(job.path.stat().st_size for job in jobs if job.path.exists())
-    if size < PARALLEL_MIN_BYTES:
-        return 0
-    return min(len(jobs), os.cpu_count() or 1)
+    return available_cores(len(jobs)) if size >= PARALLEL_MIN_BYTES else 0
 
 
 def harmonised_in_order(jobs: Sequence[DeliveryJob], salt: str, workers: int) -> Iterator[HarmonisedJob]:
     """Yield each job read and harmonised, in the order given; the first refusal is raised in its turn.
 
-    With workers > 0, at most one job per worker runs ahead of the one the caller is writing, so the
-    memory held is a few deliveries whatever the batch's size. When the caller stops early (a refusal,
-    a failed write), the jobs not yet started are cancelled.
+    With workers > 0 the jobs run in that many processes, a year ahead per worker
+    (pipelines/lib/worker_pool.py); when the caller stops early, the jobs not yet started are cancelled.
     """
-    if workers <= 0:
-        for job in jobs:
-            yield read_and_harmonise(job, salt)
-        return
-    # spawn, not fork: the calling process (Dagster, DuckDB) has threads, which fork does not copy safely.
-    context = multiprocessing.get_context("spawn")
-    queue = iter(jobs)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: deque[Future[HarmonisedJob]] = deque()
-        try:
-            for job in queue:
-                pending.append(pool.submit(read_and_harmonise, job, salt))
-                if len(pending) > workers:
-                    break
-            while pending:
-                done = pending.popleft().result()
-                next_job = next(queue, None)
-                if next_job is not None:
-                    pending.append(pool.submit(read_and_harmonise, next_job, salt))
-                yield done
-        finally:
-            for future in pending:
-                future.cancel()
+    return starmap_in_order(read_and_harmonise, ((job, salt) for job in jobs), workers)

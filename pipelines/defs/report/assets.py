@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from pipelines.defs.ingest.assets import WAREHOUSE_POOL, per_year_metadata, run_years
 from pipelines.defs.ingest.partitions import survey_years
@@ -23,6 +24,9 @@ MARTS_READ = (
 REPORT_FILE = "report.html"
 EMAIL_HTML_FILE = "email.html"
 EMAIL_TEXT_FILE = "email.txt"
+# From this many years in a run, charts are drawn in worker processes: a worker first imports
+# matplotlib (about 2 s), which a few years' charts do not repay.
+PARALLEL_MIN_YEARS = 8
 
 
 def _data_uri(path: Path) -> str:
@@ -44,30 +48,54 @@ def yearly_report(
     context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     """reports/<year>/report.html: the yearly report for leadership, self-contained, from the marts only."""
-    rendered = {year: _render_report(context, survey, warehouse, year) for year in run_years(context)}
+    # Imported when a report is rendered, not when the definitions load (matplotlib, pandas: seconds).
+    from pipelines.lib.charts import render_charts
+    from pipelines.lib.worker_pool import available_cores, starmap_in_order
+
+    years = run_years(context)
+    with warehouse.connect() as con:
+        report_contexts = {year: _report_context(con, survey, year) for year in years}
+    # Drawing a year's charts is most of a report's cost (about 0.6 s); a long batch draws them in
+    # worker processes, and each year's report is finished and swapped in, in year order, here.
+    workers = available_cores(len(years)) if len(years) >= PARALLEL_MIN_YEARS else 0
+    if workers:
+        context.log.info(f"Drawing the charts of {len(years)} years in {workers} worker processes.")
+    drawn = starmap_in_order(
+        render_charts, ((report_contexts[year], _staging_dir(survey, year)) for year in years), workers
+    )
+    rendered = {}
+    for year, charts in zip(years, drawn, strict=True):
+        rendered[year] = _finish_report(context, survey, year, report_contexts[year], charts)
     return dg.MaterializeResult(metadata=per_year_metadata(rendered))
 
 
-def _render_report(
-    context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse, year: int
-) -> dict:
-    """Render one year's report into reports/<year>/, swapped in whole; returns its metadata."""
-    # Imported when a report is rendered, not when the definitions load (matplotlib, pandas: seconds).
-    from pipelines.lib.charts import render_charts
-    from pipelines.lib.rendering import render_report_html, render_text_summary
+def _report_context(con: duckdb.DuckDBPyConnection, survey: SurveyConfig, year: int) -> dict:
+    """What one year's report shows, read from the marts."""
     from pipelines.lib.report_data import load_report_context
 
-    with warehouse.connect() as con:
-        delivery = con.execute(
-            "select source_sha256 from marts.response_funnel where survey_year = ?", [year]
-        ).fetchall()
-        meta = {"code_version": code_version(), "source_sha256": delivery[0][0] if delivery else ""}
-        report_context = load_report_context(con, year, survey.small_cell_min, meta=meta)
-    final_dir = survey.reports_dir / str(year)
+    delivery = con.execute(
+        "select source_sha256 from marts.response_funnel where survey_year = ?", [year]
+    ).fetchall()
+    meta = {"code_version": code_version(), "source_sha256": delivery[0][0] if delivery else ""}
+    return load_report_context(con, year, survey.small_cell_min, meta=meta)
+
+
+def _staging_dir(survey: SurveyConfig, year: int) -> Path:
+    """An empty folder in which a year's report is made before it is swapped in."""
     staging_dir = survey.reports_dir / f".{year}.partial"
     shutil.rmtree(staging_dir, ignore_errors=True)
     staging_dir.mkdir(parents=True)
-    charts = render_charts(report_context, staging_dir)
+    return staging_dir
+
+
+def _finish_report(
+    context: dg.AssetExecutionContext, survey: SurveyConfig, year: int, report_context: dict, charts: dict
+) -> dict:
+    """Write one year's HTML beside its charts and swap the folder into reports/<year>/; returns its metadata."""
+    from pipelines.lib.rendering import render_report_html, render_text_summary
+
+    final_dir = survey.reports_dir / str(year)
+    staging_dir = survey.reports_dir / f".{year}.partial"
     # On disk the report carries its images inside (it travels as an e-mail attachment, too); the
     # e-mail body refers to the same images by Content-ID.
     report_html = render_report_html(report_context, {name: _data_uri(c.path) for name, c in charts.items()})

@@ -1,0 +1,60 @@
+"""Run a function over a batch in worker processes and hand the results back in the batch's order.
+
+Used where a batch's items are independent and each costs about a second of Python (reading a large
+delivery, drawing a year's charts), and the caller must still handle them one by one in order
+(writing to the one-writer warehouse, swapping a report folder in).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TypeVar
+
+Result = TypeVar("Result")
+
+_NO_MORE = object()
+
+
+def available_cores(wanted: int) -> int:
+    """At most one worker per core, and no more than there are items."""
+    return max(0, min(wanted, os.cpu_count() or 1))
+
+
+def starmap_in_order(
+    function: Callable[..., Result], arguments: Iterable[tuple], workers: int
+) -> Iterator[Result]:
+    """Yield function(*args) for each args in arguments, in order; an exception is raised in its turn.
+
+    With workers <= 0 the items are handled here, one after the other. Otherwise `function` runs in a
+    pool of that many processes (a module-level function, whose module is all a worker imports;
+    arguments and results must pickle), at most one item per worker ahead of the one the caller is
+    handling, so the memory held stays a few results whatever the batch's size. When the caller stops early, the items not yet
+    started are cancelled and the pool waits only for those already running.
+    """
+    if workers <= 0:
+        for args in arguments:
+            yield function(*args)
+        return
+    # spawn, not fork: the calling process (Dagster, DuckDB) has threads, which fork does not copy safely.
+    context = multiprocessing.get_context("spawn")
+    queue = iter(arguments)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[Result]] = deque()
+        try:
+            for args in queue:
+                pending.append(pool.submit(function, *args))
+                if len(pending) > workers:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                following = next(queue, _NO_MORE)
+                if following is not _NO_MORE:
+                    pending.append(pool.submit(function, *following))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
