@@ -68,7 +68,8 @@ DBT_RULES = [
 ]
 
 
-PROCESS = re.compile(r'^process \d+:"(?P<command>.*)"$', re.DOTALL)
+WORKERS = "ssm worker processes (reading deliveries, drawing charts)"
+PROCESS = re.compile(r'process \d+:"(?P<command>[^"]*)"')
 
 
 def _process_kind(command: str) -> str:
@@ -76,7 +77,10 @@ def _process_kind(command: str) -> str:
         return "dbt --version (dagster-dbt asks once per run)"
     if "bin/dbt " in command:
         return "dbt build subprocess"
-    if "bin/ssm" in command:
+    if "multiprocessing.spawn" in command:
+        return WORKERS
+    # py-spy sometimes reads the root process's command line as empty: that is `ssm run` itself.
+    if "bin/ssm" in command or not command.strip():
         return "ssm process"
     return "Dagster helper processes (watch_orphans, resource tracker)"
 
@@ -93,21 +97,19 @@ def summarise(
     # A sample is "frame;frame;... count"; a process frame's command line may itself hold newlines.
     for match in re.finditer(r"(?P<stack>.*?) (?P<count>\d+)$", text, re.MULTILINE | re.DOTALL):
         stack, count = match["stack"].strip("\n"), int(match["count"])
-        frames = stack.split(";")
-        process_frames = [f for f in frames if PROCESS.match(f)]
-        kind = (
-            _process_kind(PROCESS.match(process_frames[-1])["command"]) if process_frames else "ssm process"
-        )
+        # A process frame's command line may hold ";" (a spawned worker's `-c` code) or newlines.
+        process_frames = list(PROCESS.finditer(stack))
+        kind = _process_kind(process_frames[-1]["command"]) if process_frames else "ssm process"
         processes[kind] += count
-        if kind == "ssm process":
+        if kind in ("ssm process", WORKERS):
             rules = main_rules
         elif kind == "dbt build subprocess":
             rules = dbt_rules
         else:
             counts[kind] += count
             continue
-        inner = ";".join(frames[frames.index(process_frames[-1]) + 1 :]) if process_frames else stack
-        fallback = "ssm: other" if kind == "ssm process" else "dbt: other"
+        inner = stack[process_frames[-1].end() :] if process_frames else stack
+        fallback = "dbt: other" if kind == "dbt build subprocess" else "ssm: other"
         counts[next((name for name, pattern in rules if pattern.search(inner)), fallback)] += count
     total = sum(counts.values()) or 1
     by_category = [(name, n / rate, n / total) for name, n in counts.most_common()]
