@@ -11,6 +11,8 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
+from pipelines.lib.warehouse import BUILD_DIR
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 REPORT_TEMPLATES_DIR = PROJECT_ROOT / "reports"
@@ -23,8 +25,8 @@ DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 DBT_EXECUTABLE = PROJECT_ROOT / "pipelines" / "defs" / "transform" / "dbt_in_data_folder.sh"
 DBT_WORKDIR_ENV = "SSM_DBT_WORKDIR"
 DBT_WAREHOUSE_ENV = "SSM_DBT_WAREHOUSE"
-# The copy of the warehouse that a build writes, relative to the data folder (lib/warehouse.py, BUILD_DIR).
-DBT_BUILD_WAREHOUSE = ".building/warehouse.duckdb"
+# The copy of the warehouse that a build writes (warehouse.build_in_copy), relative to the data folder.
+DBT_BUILD_WAREHOUSE = f"{BUILD_DIR}/warehouse.duckdb"
 
 # dbt's profiles.yml and the Dagster resources both read SSM_DATA_DIR; setting the default here (and
 # never overwriting a value the analyst chose) keeps the two pointing at the same warehouse.

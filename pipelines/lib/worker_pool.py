@@ -19,9 +19,15 @@ Result = TypeVar("Result")
 _NO_MORE = object()
 
 
+# More workers would hold more deliveries in memory than the 1.5 GB budget of issue 6 allows, and
+# outrun the one process that writes the warehouse (about a third of a worker's time per year).
+MAX_WORKERS = 4
+
+
 def available_cores(wanted: int) -> int:
-    """At most one worker per core, and no more than there are items."""
-    return max(0, min(wanted, os.cpu_count() or 1))
+    """Workers for `wanted` items: one per core this process may use, at most MAX_WORKERS."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(wanted, cores, MAX_WORKERS))
 
 
 def starmap_in_order(

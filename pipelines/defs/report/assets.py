@@ -80,9 +80,14 @@ def _report_context(con: duckdb.DuckDBPyConnection, survey: SurveyConfig, year: 
     return load_report_context(con, year, survey.small_cell_min, meta=meta)
 
 
+def _staging_path(survey: SurveyConfig, year: int) -> Path:
+    """The folder in which a year's report is made before it is swapped in."""
+    return survey.reports_dir / f".{year}.partial"
+
+
 def _staging_dir(survey: SurveyConfig, year: int) -> Path:
-    """An empty folder in which a year's report is made before it is swapped in."""
-    staging_dir = survey.reports_dir / f".{year}.partial"
+    """The year's staging folder, emptied."""
+    staging_dir = _staging_path(survey, year)
     shutil.rmtree(staging_dir, ignore_errors=True)
     staging_dir.mkdir(parents=True)
     return staging_dir
@@ -95,7 +100,7 @@ def _finish_report(
     from pipelines.lib.rendering import render_report_html, render_text_summary
 
     final_dir = survey.reports_dir / str(year)
-    staging_dir = survey.reports_dir / f".{year}.partial"
+    staging_dir = _staging_path(survey, year)
     # On disk the report carries its images inside (it travels as an e-mail attachment, too); the
     # e-mail body refers to the same images by Content-ID.
     report_html = render_report_html(report_context, {name: _data_uri(c.path) for name, c in charts.items()})
