@@ -36,8 +36,8 @@ def starmap_in_order(
     """Yield function(*args) for each args in arguments, in order; an exception is raised in its turn.
 
     With workers <= 0 the items are handled here, one after the other. Otherwise `function` runs in a
-    pool of that many processes (a module-level function, whose module is all a worker imports;
-    arguments and results must pickle), at most one item per worker ahead of the one the caller is
+    pool of that many processes (a module-level function: a worker imports its module and the
+    program's main module, nothing else; arguments and results must pickle), at most one item per worker ahead of the one the caller is
     handling, so the memory held stays a few results whatever the batch's size. When the caller stops early, the items not yet
     started are cancelled and the pool waits only for those already running.
     """
