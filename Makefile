@@ -32,7 +32,7 @@ demo: install
 ## Install and run the linters and the whole test suite.
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## Issue 7's crash test at full strength: `ssm run` killed at all 20 seeded moments (about 30 min).
 ## The suite runs 2 of the same 20 (tests/test_crash_safety.py).

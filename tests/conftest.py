@@ -21,32 +21,6 @@ TEST_SALT = "test-salt-0123456789"
 BUILT_YEARS = tuple(range(2016, 2026))  # every demonstration year
 
 
-# The files that take a minute or more (`pytest --durations`), longest first. They run first, so that
-# the two workers (`make test`: --dist loadfile --no-loadscope-reorder) end together; by default
-# pytest-xdist starts the files with the most tests first, which left these few-test, long files to
-# run one after the other at the end.
-LONG_FILES_FIRST = (
-    "test_crash_safety.py",
-    "test_concurrency.py",
-    "test_email_delivery.py",
-    "test_replay.py",
-    "test_batch_runs.py",
-    "test_cli.py",
-    "test_privacy_scan.py",
-    "test_secrets_and_binding.py",
-    "test_arrival.py",
-    "test_report_numbers.py",
-    "test_hostile_files.py",
-    "test_report_browser.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put the long files first; every other file, and the tests inside a file, keep their order."""
-    rank = {name: position for position, name in enumerate(LONG_FILES_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 @dataclass(frozen=True)
 class BuiltPipeline:
     """A data folder on which the whole pipeline ran, with what the runs reported."""
