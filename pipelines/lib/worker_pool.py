@@ -18,7 +18,6 @@ Result = TypeVar("Result")
 
 _NO_MORE = object()
 
-
 # More workers would hold more deliveries in memory than the 1.5 GB budget of issue 6 allows, and
 # outrun the one process that writes the warehouse (about a third of a worker's time per year).
 MAX_WORKERS = 4
@@ -36,10 +35,11 @@ def starmap_in_order(
     """Yield function(*args) for each args in arguments, in order; an exception is raised in its turn.
 
     With workers <= 0 the items are handled here, one after the other. Otherwise `function` runs in a
-    pool of that many processes (a module-level function: a worker imports its module and the
-    program's main module, nothing else; arguments and results must pickle), at most one item per worker ahead of the one the caller is
-    handling, so the memory held stays a few results whatever the batch's size. When the caller stops early, the items not yet
-    started are cancelled and the pool waits only for those already running.
+    pool of that many processes. It must be a module-level function: a worker imports its module
+    (with what that imports) and the program's main module, nothing else; arguments and results must
+    pickle. At most one item per worker runs ahead of the one the caller is handling, so the memory
+    held stays a few results whatever the batch's size. When the caller stops early, the items not
+    yet started are cancelled and the pool waits only for those already running.
     """
     if workers <= 0:
         for args in arguments:
