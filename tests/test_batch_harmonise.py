@@ -23,6 +23,7 @@ from pipelines.lib.batch_harmonise import (
 )
 from pipelines.lib.demo import write_demo_data
 from pipelines.lib.errors import DeliveryError
+from pipelines.lib.landing import sha256_of
 
 SALT = "batch-salt"
 YEARS = (2019, 2020, 2021, 2022)  # a v1 year and three v2 years
@@ -32,7 +33,10 @@ YEARS = (2019, 2020, 2021, 2022)  # a v1 year and three v2 years
 def jobs(tmp_path_factory: pytest.TempPathFactory) -> list[DeliveryJob]:
     root = tmp_path_factory.mktemp("batch")
     paths = write_demo_data(root, years=YEARS)
-    return [DeliveryJob(survey_year=int(p.name[11:15]), path=p, file_name=p.name) for p in sorted(paths)]
+    return [
+        DeliveryJob(survey_year=int(p.name[11:15]), delivery_sha256=sha256_of(p), path=p, file_name=p.name)
+        for p in sorted(paths)
+    ]
 
 
 def test_workers_give_the_same_frames_in_the_same_order(jobs: list[DeliveryJob]) -> None:
@@ -58,7 +62,7 @@ def test_a_refusal_comes_back_whole_after_the_years_before_it(
     reading raises (same file, row, column and advice), after the years before it and before any after."""
     bad = tmp_path / "ssm_survey_2021.csv"
     bad.write_bytes(jobs[2].path.read_bytes().replace(b"2021-", b"2017-"))
-    batch = [*jobs[:2], DeliveryJob(2021, bad, bad.name), jobs[3]]
+    batch = [*jobs[:2], DeliveryJob(2021, sha256_of(bad), bad, bad.name), jobs[3]]
     with pytest.raises(DeliveryError) as expected:
         read_and_harmonise(batch[2], SALT)
 

@@ -24,9 +24,10 @@ PARALLEL_MIN_BYTES = 32 * 2**20
 
 @dataclass(frozen=True)
 class DeliveryJob:
-    """One year's current delivery: its archived copy, and the landing name that messages use."""
+    """One year's current delivery: its SHA-256, its archived copy, and the landing name that messages use."""
 
     survey_year: int
+    delivery_sha256: str
     path: Path
     file_name: str
 

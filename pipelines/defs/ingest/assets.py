@@ -208,9 +208,7 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
     # One connection for the batch: closing a DuckDB connection checkpoints the file, which costs more
     # than writing a 50,000-row year (bench/PROFILE.md); every year is still its own transaction.
     with warehouse.connect() as con:
-        jobs = [_current_delivery(con, year) for year in run_years(context)]
-        sha256_of_year = {job.survey_year: sha for job, sha in jobs}
-        deliveries = [job for job, _ in jobs]
+        deliveries = [_current_delivery(con, year) for year in run_years(context)]
         workers = worker_count(deliveries)
         if workers:
             context.log.info(f"Reading {len(deliveries)} deliveries in {workers} worker processes.")
@@ -218,13 +216,13 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
             with closing(harmonised_in_order(deliveries, salt, workers)) as outcomes:
                 for done in outcomes:
                     year = done.job.survey_year
-                    loaded[year], issues[year] = _write_year(context, con, done, sha256_of_year[year])
+                    loaded[year], issues[year] = _write_year(context, con, done)
         except DeliveryError as err:
             # Deliveries come back in order: the refused one is the first not loaded.
-            refused = deliveries[len(loaded)].survey_year
+            refused = deliveries[len(loaded)]
             con.execute(
                 "update raw.deliveries set status = 'refused', status_message = ? where delivery_sha256 = ?",
-                [str(err), sha256_of_year[refused]],
+                [str(err), refused.delivery_sha256],
             )
             raise dg.Failure(
                 description=f"Delivery refused, warehouse unchanged. {err}", allow_retries=False
@@ -233,8 +231,8 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
     yield dg.MaterializeResult(asset_key=["raw", "data_quality_issues"], metadata=per_year_metadata(issues))
 
 
-def _current_delivery(con: duckdb.DuckDBPyConnection, year: int) -> tuple["DeliveryJob", str]:
-    """The year's current delivery (its newest arrival) as a job to read, with its SHA-256."""
+def _current_delivery(con: duckdb.DuckDBPyConnection, year: int) -> "DeliveryJob":
+    """The year's current delivery (its newest arrival) as a job to read."""
     from pipelines.lib.batch_harmonise import DeliveryJob
 
     current = con.execute(
@@ -245,16 +243,17 @@ def _current_delivery(con: duckdb.DuckDBPyConnection, year: int) -> tuple["Deliv
     if not current:
         raise dg.Failure(description=f"No delivery on record for survey year {year}.", allow_retries=False)
     sha256, file_name, archive_path = current[0]
-    return DeliveryJob(survey_year=year, path=Path(archive_path), file_name=file_name), sha256
+    return DeliveryJob(survey_year=year, delivery_sha256=sha256, path=Path(archive_path), file_name=file_name)
 
 
 def _write_year(
-    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, done: "HarmonisedJob", sha256: str
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, done: "HarmonisedJob"
 ) -> tuple[dict, dict]:
     """Replace one year's rows with its harmonised delivery; returns the metadata of raw.responses and of the issues."""
     from pipelines.lib.harmonise import ISSUE_COLUMNS, RESPONSE_COLUMNS
 
-    year, file_name, result = done.job.survey_year, done.job.file_name, done.result
+    job, result = done.job, done.result
+    year, file_name, sha256 = job.survey_year, job.file_name, job.delivery_sha256
     loaded = result.responses.assign(delivery_sha256=sha256)[["delivery_sha256", *RESPONSE_COLUMNS]]
     issues = result.issues.assign(delivery_sha256=sha256, survey_year=year)[
         ["delivery_sha256", "survey_year", *ISSUE_COLUMNS]
