@@ -1,16 +1,13 @@
-"""Render the yearly report: HTML from the Jinja2 templates in ``reports/`` and the e-mail's plain text.
+"""Render the yearly report (HTML), its e-mail digest (HTML) and the digest's plain text.
 
 One Jinja2 environment serves every render. It autoescapes ``*.html`` templates
 (``select_autoescape``), so any text that came from the warehouse (reason labels, data-quality column
 names) is escaped, and it uses ``StrictUndefined``, so a missing context key fails loudly instead of
 printing an empty cell in a report to the dean.
 
-Context keys the templates read (all built by ``report_data.load_report_context``): ``title``,
-``subtitle``, ``summary``, ``warnings``, ``key_findings``, ``population``, ``demographics``,
-``value_items``, ``mentor_experience``, ``reasons``, ``trends``, ``data_quality``, ``methods``,
-``footnotes``, ``any_masked``, ``any_no_data``, ``no_data_note``, ``small_cell_min``, ``survey_year``, ``charts`` and ``meta``
-(``code_version``, ``source_sha256``). Values are already formatted: a "cell" is a
-dict ``{"text", "masked", "no_data"}``, and the templates only print text and add the footnote marker.
+The context is built by ``report_data.load_report_contexts``; its values are already formatted (a
+"cell" is a dict ``{"text", "masked", "no_data", "fig"}``), and the templates only print text and add
+the footnote markers.
 """
 
 from __future__ import annotations
@@ -23,11 +20,13 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-#: The templates folder (``reports/`` at the project root). Resolved from this file rather than taken
-#: from ``pipelines.project`` so that rendering does not trigger that module's dbt parse on import.
+#: The templates folder (``reports/`` at the project root).
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"
 
 REPORT_TEMPLATE = "yearly_report.html"
+EMAIL_TEMPLATE = "email.html"
+#: The charts the e-mail digest shows; the rest are in the attached report.
+EMAIL_CHARTS = ("value_items", "trends")
 
 #: Line width of the plain-text e-mail part (RFC 5322 recommends at most 78 characters).
 TEXT_WIDTH = 72
@@ -46,94 +45,86 @@ def environment() -> Environment:
     )
 
 
-def render_report_html(
-    context: Mapping[str, Any], images: Mapping[str, str], *, trend_years: int | None = None
-) -> str:
+def _check_images(context: Mapping[str, Any], images: Mapping[str, str], names: Any) -> None:
+    missing = sorted(set(names) - set(images))
+    if missing:
+        raise ValueError(f"no image source for chart(s) {', '.join(missing)}: pass one per chart shown")
+
+
+def render_report_html(context: Mapping[str, Any], images: Mapping[str, str]) -> str:
     """Render the full report as one self-contained HTML page.
 
     Args:
-        context: The dict from ``load_report_context``.
-        images: Chart name -> the ``src`` of its <img>: the PNG's file name next to the saved report
-            (``"value_items.png"``), or ``"cid:value_items"`` for the e-mail body.
-        trend_years: Show only the latest this many years in the trend tables (the chart keeps them
-            all). For the e-mail body: once CSS is inlined, every survey year adds about 5 KB, and
-            Gmail clips a message body above about 102 KB. None (the default) shows every year.
+        context: One year's dict from ``load_report_contexts``.
+        images: Chart name -> the ``src`` of its <img> (a data: URI, so the page is self-contained).
 
     Returns:
-        The HTML, with the CSS of ``reports/report.css`` in a <style> block (the e-mail step inlines it).
+        The HTML, with the CSS of ``reports/report.css`` in a <style> block.
 
     Raises:
         ValueError: When ``images`` lacks a chart that the context describes.
     """
-    missing = sorted(set(context["charts"]) - set(images))
-    if missing:
-        raise ValueError(
-            f"no image source for chart(s) {', '.join(missing)}: pass one per key of context['charts']"
-        )
-    if trend_years is not None:
-        context = _latest_trend_years(context, trend_years)
+    _check_images(context, images, context["charts"])
     return environment().get_template(REPORT_TEMPLATE).render({**context, "images": dict(images)})
 
 
-def _latest_trend_years(context: Mapping[str, Any], keep: int) -> dict[str, Any]:
-    """A copy of the context whose trend tables hold only the latest ``keep`` years."""
-    if keep < 1:
-        raise ValueError(f"trend_years must be at least 1, got {keep}")
-    trends = context["trends"]
-    years = trends["years"]
-    if len(years) <= keep:
-        return dict(context)
-    omitted = years[:-keep]
-    span = str(omitted[0]) if len(omitted) == 1 else f"{omitted[0]}\u2013{omitted[-1]}"
-    metrics = [{**metric, "rows": metric["rows"][-keep:]} for metric in trends["metrics"]]
-    plural = "s" if keep > 1 else ""
-    note = (
-        f"The tables show only the latest {keep} survey year{plural}; earlier years ({span}) are in the chart "
-        "and in the full report."
+def attachment_note(attachment_name: str) -> str:
+    """The sentence that tells the reader of the e-mail what is attached."""
+    return (
+        f"The full report is attached as a PDF ({attachment_name}): the study population, every table by "
+        "group with the answers in full, the years so far, the data-quality appendix and the methods."
     )
-    return {**context, "trends": {**trends, "metrics": metrics, "omitted_years_note": note}}
+
+
+def render_email_html(context: Mapping[str, Any], images: Mapping[str, str], attachment_name: str) -> str:
+    """Render the e-mail digest: headline, key findings, the at-a-glance table and the main charts.
+
+    Args:
+        context: One year's dict from ``load_report_contexts``.
+        images: Chart name -> ``src`` (``"cid:<name>"`` in the e-mail) for each of ``EMAIL_CHARTS``.
+        attachment_name: File name of the attached PDF report.
+
+    Returns:
+        The HTML with its CSS in a <style> block; the e-mail step inlines it.
+    """
+    _check_images(context, images, EMAIL_CHARTS)
+    values = {**context, "images": dict(images), "attachment_note": attachment_note(attachment_name)}
+    return environment().get_template(EMAIL_TEMPLATE).render(values)
 
 
 def render_text_summary(context: Mapping[str, Any], attachment_name: str = "") -> str:
-    """Render the plain-text part of the report e-mail.
+    """Render the plain-text part of the e-mail: the digest's words without the charts.
 
     Args:
-        context: The dict from ``load_report_context``.
+        context: One year's dict from ``load_report_contexts``.
         attachment_name: File name of the attached full report, to point the reader at it.
 
     Returns:
-        Title, response rate, key findings, the small-cell note when a finding hides a figure, and a
-        pointer to the attached full report, wrapped at 72 characters.
+        Title, headline, key findings, the at-a-glance figures, the small-group note when something is
+        hidden, and what is attached, wrapped at 72 characters.
     """
-    population = context["population"]
     marker = " *"
-    lines = [context["title"], context["subtitle"], ""]
-    if population["has_class_size"]:
-        response = (
-            f"Response: {population['respondents']['text']} of {population['class_size']['text']} "
-            f"students answered (response rate {population['response_rate']['text']})."
-        )
-    else:
-        response = (
-            f"Response: {population['respondents']['text']} students answered; the class size is not "
-            "on record, so there is no response rate."
-        )
-    lines += _wrap(response)
+    lines = [context["title"], context["headline_sentence"], ""]
+    if attachment_name:
+        lines += _wrap(attachment_note(attachment_name))
     for warning in context["warnings"]:
         lines += _wrap(f"Note: {warning}")
     lines += ["", "Key findings", ""]
     for finding in context["key_findings"]:
         lines += _wrap(finding["text"] + (marker if finding["masked"] else ""), bullet="- ")
-    if any(finding["masked"] for finding in context["key_findings"]):
+    lines += _wrap(context["cross_sectional"])
+    glance = context["glance"]
+    lines += ["", f"At a glance, {glance['year']}", ""]
+    for row in glance["rows"]:
+        masked = any(row[key]["masked"] for key in ("this_year", "change", "range", "trend"))
+        text = (
+            f"{row['label']} ({row['group'].lower()}): {row['this_year']['text']}; change "
+            f"{row['change']['text']}; so far {row['range']['text']}; trend {row['trend']['text']}"
+        )
+        lines += _wrap(text + (marker if masked else ""), bullet="- ")
+    if context["any_masked"]:
         lines.append("")
-        for note in context["footnotes"]:
-            lines += _wrap(f"* {note}")
-    where = f" ({attachment_name})" if attachment_name else ""
-    lines += [""]
-    lines += _wrap(
-        f"The full report{where} is attached: open it in a web browser for the study population, the "
-        "tables by group, the trends over the years, the data-quality appendix and the methods."
-    )
+        lines += _wrap(f"* {context['footnotes']['small']}")
     meta = context["meta"]
     lines += [""]
     lines += _wrap(f"Code version {meta['code_version']}; delivery SHA-256 {meta['source_sha256']}.")

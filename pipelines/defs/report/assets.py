@@ -29,6 +29,11 @@ EMAIL_TEXT_FILE = "email.txt"
 PARALLEL_MIN_YEARS = 8
 
 
+def attachment_name(year: int) -> str:
+    """File name of the full report attached to the year's e-mail."""
+    return f"ssm_report_{year}.pdf"
+
+
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -54,7 +59,7 @@ def yearly_report(
 
     years = run_years(context)
     with warehouse.connect() as con:
-        report_contexts = {year: _report_context(con, survey, year) for year in years}
+        report_contexts = _report_contexts(con, survey, years)
     # Drawing a year's charts is most of a report's cost (about 0.6 s); a long batch draws them in
     # worker processes, and each year's report is finished and swapped in, in year order, here.
     workers = available_cores(len(years)) if len(years) >= PARALLEL_MIN_YEARS else 0
@@ -69,15 +74,23 @@ def yearly_report(
     return dg.MaterializeResult(metadata=per_year_metadata(rendered))
 
 
-def _report_context(con: duckdb.DuckDBPyConnection, survey: SurveyConfig, year: int) -> dict:
-    """What one year's report shows, read from the marts."""
-    from pipelines.lib.report_data import load_report_context
+def _report_contexts(
+    con: duckdb.DuckDBPyConnection, survey: SurveyConfig, years: list[int]
+) -> dict[int, dict]:
+    """What each year's report shows, read from the marts (each year's figures protected once)."""
+    from pipelines.lib.report_data import load_report_contexts
 
-    delivery = con.execute(
-        "select source_sha256 from marts.response_funnel where survey_year = ?", [year]
-    ).fetchall()
-    meta = {"code_version": code_version(), "source_sha256": delivery[0][0] if delivery else ""}
-    return load_report_context(con, year, survey.small_cell_min, meta=meta)
+    deliveries = dict(
+        con.execute(
+            "select survey_year, source_sha256 from marts.response_funnel where survey_year in "
+            f"({', '.join('?' * len(years))})",
+            years,
+        ).fetchall()
+    )
+    metas = {
+        year: {"code_version": code_version(), "source_sha256": deliveries.get(year) or ""} for year in years
+    }
+    return load_report_contexts(con, years, survey.small_cell_min, metas)
 
 
 def _staging_path(survey: SurveyConfig, year: int) -> Path:
@@ -97,7 +110,12 @@ def _finish_report(
     context: dg.AssetExecutionContext, survey: SurveyConfig, year: int, report_context: dict, charts: dict
 ) -> dict:
     """Write one year's HTML beside its charts and swap the folder into reports/<year>/; returns its metadata."""
-    from pipelines.lib.rendering import render_report_html, render_text_summary
+    from pipelines.lib.rendering import (
+        EMAIL_CHARTS,
+        render_email_html,
+        render_report_html,
+        render_text_summary,
+    )
 
     final_dir = survey.reports_dir / str(year)
     staging_dir = _staging_path(survey, year)
@@ -105,12 +123,13 @@ def _finish_report(
     # e-mail body refers to the same images by Content-ID.
     report_html = render_report_html(report_context, {name: _data_uri(c.path) for name, c in charts.items()})
     (staging_dir / REPORT_FILE).write_text(report_html, encoding="utf-8")
+    # The e-mail carries a digest and the full report as a PDF; its images are inline parts.
+    attachment = attachment_name(year)
     (staging_dir / EMAIL_HTML_FILE).write_text(
-        # Gmail clips bodies over ~102 KB: the body shows the last three years of trends, the attachment all.
-        render_report_html(report_context, {name: f"cid:{name}" for name in charts}, trend_years=3),
+        render_email_html(report_context, {name: f"cid:{name}" for name in EMAIL_CHARTS}, attachment),
         encoding="utf-8",
     )
-    summary = render_text_summary(report_context, attachment_name=f"ssm_report_{year}.html")
+    summary = render_text_summary(report_context, attachment_name=attachment)
     (staging_dir / EMAIL_TEXT_FILE).write_text(summary, encoding="utf-8")
     # Swap the finished folder in whole: readers never see half a report.
     old_dir = survey.reports_dir / f".{year}.old"
