@@ -307,8 +307,9 @@ def load_report_context(
     trend_tests = {
         (r["metric_id"], r["cohort"]): r
         for r in reader.all(
-            "select metric_id, cohort, first_year, last_year, years, z, p_value from marts.metric_trend_tests",
-            [],
+            "select metric_id, cohort, first_year, last_year, years, z, p_value from marts.metric_trend_tests "
+            "where last_year = ?",
+            [survey_year],
             "metric_trend_tests",
         )
     }
