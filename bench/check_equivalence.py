@@ -101,16 +101,22 @@ TABLES = [
     Table(
         "metric_trends",
         ["survey_year", "metric_id", "cohort"],
-        ["numerator", "denominator"],
+        ["numerator", "denominator", "series_start"],
         ["proportion", "ci_low", "ci_high", "change_vs_prior"],
         ["p_value_vs_prior"],
     ),
     Table(
         "metric_trend_tests",
-        ["metric_id", "cohort"],
-        ["first_year", "last_year", "years"],
+        ["metric_id", "cohort", "last_year"],
+        ["first_year", "years"],
         ["z"],
         ["p_value"],
+    ),
+    Table(
+        "item_distributions",
+        ["survey_year", "metric_id", "cohort", "level"],
+        ["n", "denominator"],
+        ["proportion"],
     ),
     Table(
         "data_quality_issues",
@@ -118,6 +124,18 @@ TABLES = [
         ["delivery", "original_value", "rule"],
     ),
 ]
+
+
+# Compared as numbers whatever type a source gives them (a CSV column may read as text).
+YEARS_AND_CODES = (
+    "survey_year",
+    "row_number",
+    "reason_code",
+    "first_year",
+    "last_year",
+    "years",
+    "series_start",
+)
 
 
 def _hash(salt: str, response_id: str) -> str:
@@ -130,7 +148,7 @@ def _normalise(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
         if column not in frame:
             continue
         values = frame[column]
-        if column in ("survey_year", "row_number", "reason_code", "first_year", "last_year", "years") or (
+        if column in YEARS_AND_CODES or (
             pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         ):
             frame[column] = pd.to_numeric(values, errors="coerce").astype("Float64")

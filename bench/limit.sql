@@ -575,49 +575,116 @@ left join counted as c on c.survey_year = f.survey_year and c.reason_code = r.re
 left join denominators as d on d.survey_year = f.survey_year
 order by f.survey_year, r.reason_code;
 
--- change_vs_prior: difference from the previous survey year that has the metric (denominator > 0).
--- p_value_vs_prior: Fisher's exact test, not SQL (null here).
+-- The answers behind each metric: one row per year, metric, cohort and level, unchosen levels with n = 0.
+create or replace table item_distributions as
+with answers as (
+    unpivot (
+        select survey_year, cohort, value_distinct::varchar as value_distinct,
+            value_mentee::varchar as value_mentee, value_mentor::varchar as value_mentor,
+            mentor_worthwhile::varchar as mentor_worthwhile, mentor_again::varchar as mentor_again
+        from respondents
+    )
+    on value_distinct, value_mentee, value_mentor, mentor_worthwhile, mentor_again
+    into name metric_id value level
+),
+counted as (
+    select survey_year, cohort, metric_id, level, count(*) as n from answers group by all
+),
+by_cohort as (
+    select survey_year, cohort, metric_id, level, n from counted where cohort in ('mentor', 'non_mentor')
+    union all
+    select survey_year, 'all', metric_id, level, sum(n) from counted group by all
+),
+levels as (
+    select metric_id, level
+    from (values ('value_distinct'), ('value_mentee'), ('value_mentor'), ('mentor_worthwhile')) as m (metric_id)
+    cross join (values ('1'), ('2'), ('3'), ('4'), ('5')) as l (level)
+    union all
+    select 'mentor_again', level from (values ('yes'), ('no'), ('unsure')) as l (level)
+),
+grid as (
+    select f.survey_year, l.metric_id, c.cohort, l.level
+    from response_funnel as f
+    cross join levels as l
+    cross join (values ('all'), ('mentor'), ('non_mentor')) as c (cohort)
+),
+filled as (
+    select g.survey_year, g.metric_id, g.cohort, g.level, coalesce(b.n, 0)::bigint as n
+    from grid as g
+    left join by_cohort as b using (survey_year, metric_id, cohort, level)
+)
+select
+    *,
+    sum(n) over (partition by survey_year, metric_id, cohort)::bigint as denominator,
+    case when sum(n) over (partition by survey_year, metric_id, cohort) > 0
+        then n::double / sum(n) over (partition by survey_year, metric_id, cohort) end as proportion
+from filled
+order by survey_year, metric_id, cohort, level;
+
+-- Wording changes (spec §2; the pipeline's list is dbt_project/seeds/item_series.csv): a new wording
+-- starts a new series. series_start = the latest start on or before the year, else the metric's first
+-- year. change_vs_prior: difference from the previous year of the same series that has the metric
+-- (denominator > 0). p_value_vs_prior: Fisher's exact test, not SQL (null here).
+create or replace table item_series as
+select * from (values ('value_mentor', 2026)) as s (metric_id, series_start);
+
 create or replace table metric_trends as
+with started as (
+    select
+        m.*,
+        coalesce(
+            (select max(s.series_start) from item_series as s
+             where s.metric_id = m.metric_id and s.series_start <= m.survey_year),
+            min(m.survey_year) over (partition by m.metric_id)
+        )::integer as series_start
+    from metric_summary as m
+)
 select
     *,
     case when denominator > 0 then proportion - last_value(case when denominator > 0 then proportion end ignore nulls)
-        over (partition by metric_id, cohort order by survey_year rows between unbounded preceding and 1 preceding)
+        over (partition by metric_id, cohort, series_start order by survey_year
+              rows between unbounded preceding and 1 preceding)
     end as change_vs_prior,
     null::double as p_value_vs_prior
-from metric_summary
+from started
 order by metric_id, cohort, survey_year;
 
--- Cochran-Armitage z across the years (scores = the years, centred), without continuity correction.
--- p_value: the normal tail is not a DuckDB function (null here).
+-- Cochran-Armitage z (scores = the years, centred), without continuity correction: for every year Y
+-- with data, over the years of Y's series up to Y. p_value: the normal tail is not a DuckDB function
+-- (null here).
 create or replace table metric_trend_tests as
-with used as (
-    select metric_id, cohort, survey_year::double as t, numerator::double as x, denominator::double as n
-    from metric_summary where denominator > 0
+with ends as (
+    select metric_id, cohort, series_start, survey_year as last_year
+    from metric_trends where denominator > 0
+),
+windows as (
+    select e.metric_id, e.cohort, e.last_year, m.survey_year::double as t, m.numerator::double as x,
+        m.denominator::double as n
+    from ends as e
+    join metric_trends as m
+        on m.metric_id = e.metric_id and m.cohort = e.cohort and m.series_start = e.series_start
+        and m.survey_year <= e.last_year
 ),
 totals as (
-    select metric_id, cohort, min(t)::integer as first_year, max(t)::integer as last_year, count(*) as years,
+    select metric_id, cohort, last_year, min(t)::integer as first_year, count(*) filter (where n > 0) as years,
         sum(n) as big_n, sum(x) / sum(n) as p_bar, sum(t * n) / sum(n) as t_bar
-    from used group by all
+    from windows group by all
 ),
 sums as (
-    select u.metric_id, u.cohort, any_value(k.first_year) as first_year, any_value(k.last_year) as last_year,
-        any_value(k.years) as years, any_value(k.p_bar) as p_bar,
-        sum((u.t - k.t_bar) * (u.x - u.n * k.p_bar)) as stat,
-        sum((u.t - k.t_bar) ^ 2 * u.n) as ss
-    from used as u join totals as k using (metric_id, cohort)
-    group by u.metric_id, u.cohort
-),
-grid as (
-    select distinct metric_id, cohort from metric_summary
+    select w.metric_id, w.cohort, w.last_year,
+        sum((w.t - k.t_bar) * (w.x - w.n * k.p_bar)) as stat,
+        sum((w.t - k.t_bar) ^ 2 * w.n) as ss
+    from windows as w join totals as k using (metric_id, cohort, last_year)
+    group by all
 )
 select
-    g.metric_id, g.cohort, s.first_year, s.last_year, coalesce(s.years, 0) as years,
-    case when s.years >= 2 and s.p_bar > 0 and s.p_bar < 1 and s.ss > 0
-        then s.stat / sqrt(s.p_bar * (1 - s.p_bar) * s.ss) end as z,
+    k.metric_id, k.cohort, k.first_year, k.last_year, k.years,
+    case when k.years >= 2 and k.p_bar > 0 and k.p_bar < 1 and s.ss > 0
+        then s.stat / sqrt(k.p_bar * (1 - k.p_bar) * s.ss) end as z,
     null::double as p_value
-from grid as g
-left join sums as s using (metric_id, cohort)
-order by g.metric_id, g.cohort;
+from totals as k
+join sums as s using (metric_id, cohort, last_year)
+order by k.metric_id, k.cohort, k.last_year;
 
 -- The data-quality issues of spec §5 (respondents only, as the pipeline records them).
 create or replace table data_quality_issues as

@@ -55,6 +55,10 @@ GENDER = {
 }  # fmt: skip
 YES_NO = {"yes": "yes", "no": "no"}
 METRICS = ["value_distinct", "value_mentee", "value_mentor", "mentor_again", "mentor_worthwhile"]
+LEVELS = {m: ["1", "2", "3", "4", "5"] for m in METRICS} | {"mentor_again": ["yes", "no", "unsure"]}
+# Wording changes (spec §2; the pipeline's list is dbt_project/seeds/item_series.csv): the first year
+# of each new wording starts a new series.
+REWORDED = {"value_mentor": [2026]}
 COMPARED = ["value_distinct", "value_mentee", "value_mentor"]
 
 
@@ -363,10 +367,36 @@ def nonparticipation(resp: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     )
 
 
+def item_distributions(resp: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    frames = []
+    for metric in METRICS:
+        answered = resp.loc[resp[metric].notna(), ["survey_year", "cohort"]]
+        answered = answered.assign(level=resp.loc[resp[metric].notna(), metric].astype(str).to_numpy())
+        for cohort in ["all", "mentor", "non_mentor"]:
+            part = answered if cohort == "all" else answered[answered["cohort"] == cohort]
+            counted = (
+                part.groupby(["survey_year", "level"]).size().unstack(fill_value=0)
+                .reindex(index=years, columns=LEVELS[metric], fill_value=0)
+            )  # fmt: skip
+            totals = part.groupby("survey_year").size().reindex(years, fill_value=0)
+            long = counted.stack().rename("n").reset_index()
+            long["denominator"] = long["survey_year"].map(totals)
+            frames.append(long.assign(metric_id=metric, cohort=cohort))
+    out = pd.concat(frames, ignore_index=True)
+    d = out["denominator"].to_numpy()
+    out["proportion"] = np.where(d > 0, out["n"].to_numpy() / np.where(d > 0, d, 1), np.nan)
+    return out[["survey_year", "metric_id", "cohort", "level", "n", "denominator", "proportion"]]
+
+
 def trends(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     summary = summary.sort_values(["metric_id", "cohort", "survey_year"]).reset_index(drop=True)
+    first_year = summary.groupby("metric_id")["survey_year"].transform("min")
+    summary["series_start"] = [
+        max([s for s in REWORDED.get(m, []) if s <= y], default=f)
+        for m, y, f in zip(summary["metric_id"], summary["survey_year"], first_year, strict=True)
+    ]
     change, p_values, tests = [], [], []
-    for (metric, cohort), series in summary.groupby(["metric_id", "cohort"], sort=False):
+    for (metric, cohort, _), series in summary.groupby(["metric_id", "cohort", "series_start"], sort=False):
         prior = None
         for row in series.itertuples():
             if row.denominator > 0 and prior is not None:
@@ -379,19 +409,24 @@ def trends(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 p_values.append(None)
             if row.denominator > 0:
                 prior = row
-        used = series[series["denominator"] > 0]
-        t, x, n = (used[c].to_numpy(float) for c in ("survey_year", "numerator", "denominator"))
-        z = p = None
-        if len(used) >= 2:
-            p_bar = x.sum() / n.sum()
-            tc = t - (t @ n) / n.sum()
-            var = p_bar * (1 - p_bar) * ((tc * tc) @ n)
-            if 0 < p_bar < 1 and var > 0:
-                z = float(tc @ (x - n * p_bar)) / np.sqrt(var)
-                p = min(1.0, 2 * stats.norm.sf(abs(z)))
-        first = int(used["survey_year"].min()) if len(used) else None
-        last = int(used["survey_year"].max()) if len(used) else None
-        tests.append((metric, cohort, first, last, len(used), z, p))
+        # One test per year with data, over its series up to that year.
+        for end in range(1, len(series) + 1):
+            if series["denominator"].iloc[end - 1] == 0:
+                continue
+            used = series.iloc[:end]
+            used = used[used["denominator"] > 0]
+            t, x, n = (used[c].to_numpy(float) for c in ("survey_year", "numerator", "denominator"))
+            z = p = None
+            if len(used) >= 2:
+                p_bar = x.sum() / n.sum()
+                tc = t - (t @ n) / n.sum()
+                var = p_bar * (1 - p_bar) * ((tc * tc) @ n)
+                if 0 < p_bar < 1 and var > 0:
+                    z = float(tc @ (x - n * p_bar)) / np.sqrt(var)
+                    p = min(1.0, 2 * stats.norm.sf(abs(z)))
+            first, last = int(series["survey_year"].iloc[0]), int(series["survey_year"].iloc[end - 1])
+            tests.append((metric, cohort, first, last, len(used), z, p))
+    # groupby(sort=False) keeps the sorted frame's order, series after series
     summary["change_vs_prior"] = pd.array(change, dtype="Float64")
     summary["p_value_vs_prior"] = pd.array(p_values, dtype="Float64")
     tests_frame = pd.DataFrame(
@@ -444,6 +479,7 @@ def run(data_dir: Path, out_dir: Path, salt: str) -> list[dict]:
     compared = resp[resp["cohort"].isin(["mentor", "non_mentor"])]
     by_cohort = demographics(compared, years)
     reasons = nonparticipation(resp, years)
+    distributions = item_distributions(resp, years)
 
     stages.start("statistics")
     comparisons = cohort_comparisons(summary)
@@ -456,7 +492,7 @@ def run(data_dir: Path, out_dir: Path, salt: str) -> list[dict]:
         "response_funnel": funnel, "cohort_mentors": mentors, "cohort_non_mentors": non_mentors,
         "metric_summary": summary, "cohort_comparisons": comparisons, "demographic_balance": balance,
         "demographics_by_cohort": by_cohort, "nonparticipation_reasons": reasons, "metric_trends": metric_trends,
-        "metric_trend_tests": trend_tests, "data_quality_issues": issues,
+        "metric_trend_tests": trend_tests, "item_distributions": distributions, "data_quality_issues": issues,
     }  # fmt: skip
     for name, table in tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False)

@@ -1,6 +1,9 @@
 """Every mart of spec §8 against an independent computation (scipy, statsmodels) from the respondents
-as they were generated, on four years built through the real pipeline: an ordinary v1 year, a year with
-a zero cell, a year with a single respondent (no non-mentors) and a year with no mentors.
+as they were generated, on years built through the real pipeline: an ordinary v1 year, a year with
+a zero cell, a year with a single respondent (no non-mentors) and a year with no mentors, loaded
+first; then 2026 and 2027, loaded afterwards as a batch. value_mentor is reworded from 2026 (spec §2),
+so 2026 starts its second series; the later load also shows that new years change no earlier row of
+the trends (no hindsight, spec §8 rev 2).
 
 Tolerances: 1e-9 for proportions, ratios, intervals and SMD; 1e-6 for p-values (spec §8).
 """
@@ -9,7 +12,10 @@ from __future__ import annotations
 
 import math
 import random
+import shutil
 from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -39,6 +45,14 @@ LIKERT_V2 = [
     "Strongly agree",
 ]
 METRICS = ("value_distinct", "value_mentee", "value_mentor", "mentor_again", "mentor_worthwhile")
+COHORTS = ("all", "mentor", "non_mentor")
+# The answer levels of each metric (spec §2): likert 1..5, mentor_again yes/no/unsure.
+LEVELS = {metric: ("1", "2", "3", "4", "5") for metric in METRICS} | {"mentor_again": ("yes", "no", "unsure")}
+# Wording changes as spec §2 states them (what the seed item_series must say): the first survey year
+# of each new wording.
+REWORDED = {"value_mentor": (2026,)}
+FIRST_LOAD = (2019, 2020, 2021, 2022)
+LATER_LOAD = (2026, 2027)  # loaded after FIRST_LOAD, in one batch
 
 
 @dataclass
@@ -135,39 +149,58 @@ def build_years() -> dict[int, tuple[list[Person], dict[str, int]]]:
                {"preview": 1, "incomplete": 0}),
         2021: (make_people(rng, 2021, {"mentor": 1}), {"preview": 0, "incomplete": 1}),
         2022: (make_people(rng, 2022, {"non_mentor": 5, "informal": 2}), {"preview": 1, "incomplete": 1}),
+        2026: (make_people(rng, 2026, {"mentor": 9, "non_mentor": 8, "informal": 1}), {"preview": 0, "incomplete": 1}),
+        2027: (make_people(rng, 2027, {"mentor": 6, "non_mentor": 7, "unclassified": 1}), {"preview": 1, "incomplete": 0}),
     }  # fmt: skip
 
 
+def write_delivery(root: Path, year: int, people: list[Person], extra: dict[str, int]) -> None:
+    stamp = f"{year}-04-02 09:00:00"
+    if year <= 2019:
+        rows = [v1_cells(p, stamp) for p in people]
+        rows += [v1_row(f"P_{i}", end=stamp, status="1") for i in range(extra["preview"])]
+        rows += [v1_row(f"I_{i}", end=stamp, finished="0") for i in range(extra["incomplete"])]
+        text = csv_text(v1_headers(), rows, "\r\n")
+    else:
+        rows = [v2_cells(p, stamp) for p in people]
+        rows += [v2_row(f"P_{i}", recorded=stamp, status="Survey Preview") for i in range(extra["preview"])]
+        rows += [
+            v2_row(f"I_{i}", recorded=stamp, progress="20", finished="False")
+            for i in range(extra["incomplete"])
+        ]
+        text = csv_text(v2_headers(), rows)
+    (root / "landing" / f"ssm_survey_{year}.csv").write_text(text, encoding="utf-8")
+
+
+def load(root: Path, years: dict, load_years: tuple[int, ...]) -> None:
+    for year in load_years:
+        write_delivery(root, year, *years[year])
+    with pipeline_environment(root):
+        outcomes = runner.run_job("survey_year_job", list(load_years), runner.instance())
+    assert all(o.succeeded for o in outcomes), [o.message for o in outcomes]
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory):
+def first_load(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The data folder with FIRST_LOAD built, and a copy of its warehouse as it was then."""
     root = tmp_path_factory.mktemp("independent") / "data"
     (root / "landing").mkdir(parents=True)
     (root / "reference").mkdir()
     (root / "reference" / "class_sizes.csv").write_text(
         "survey_year,class_size\n" + "".join(f"{y},{n}\n" for y, n in CLASS_SIZES.items())
     )
+    load(root, build_years(), FIRST_LOAD)
+    before = root.parent / "warehouse-before-later-years.duckdb"
+    shutil.copyfile(root / "warehouse.duckdb", before)
+    return root, before
+
+
+@pytest.fixture(scope="module")
+def built(first_load: tuple[Path, Path]):
+    root, _ = first_load
     years = build_years()
-    for year, (people, extra) in years.items():
-        stamp = f"{year}-04-02 09:00:00"
-        if year <= 2019:
-            rows = [v1_cells(p, stamp) for p in people]
-            rows += [v1_row(f"P_{i}", end=stamp, status="1") for i in range(extra["preview"])]
-            rows += [v1_row(f"I_{i}", end=stamp, finished="0") for i in range(extra["incomplete"])]
-            text = csv_text(v1_headers(), rows, "\r\n")
-        else:
-            rows = [v2_cells(p, stamp) for p in people]
-            rows += [
-                v2_row(f"P_{i}", recorded=stamp, status="Survey Preview") for i in range(extra["preview"])
-            ]
-            rows += [
-                v2_row(f"I_{i}", recorded=stamp, progress="20", finished="False")
-                for i in range(extra["incomplete"])
-            ]
-            text = csv_text(v2_headers(), rows)
-        (root / "landing" / f"ssm_survey_{year}.csv").write_text(text, encoding="utf-8")
-    with pipeline_environment(root):
-        outcomes = runner.run_job("survey_year_job", sorted(years), runner.instance())
-    assert all(o.succeeded for o in outcomes), [o.message for o in outcomes]
+    load(root, years, LATER_LOAD)
+    assert sorted(years) == sorted(FIRST_LOAD + LATER_LOAD)
     con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
     yield years, con
     con.close()
@@ -365,19 +398,53 @@ def test_nonparticipation_reasons(built) -> None:
             assert close(row["proportion"], k / denominator if denominator else None, 1e-12)
 
 
+def series_start(metric: str, year: int, years_on_record: list[int]) -> int:
+    """Spec §8 rev 2: the first year of the wording asked in `year`, else the item's first year."""
+    started = [start for start in REWORDED.get(metric, ()) if start <= year]
+    return max(started) if started else min(years_on_record)
+
+
+def cochran_armitage_z(used: list[tuple[int, int, int]]) -> float | None:
+    """z of spec §8 from (year, x, n) with n > 0, in exact rational arithmetic (scores = the years):
+    T = Σ t_i (x_i - n_i p̄), Var(T) = p̄(1 - p̄)[Σ t_i² n_i - (Σ t_i n_i)²/N]. None when fewer than two
+    years or no variance (everyone or no one agrees)."""
+    if len(used) < 2:
+        return None
+    big_n = sum(n for *_, n in used)
+    p_bar = Fraction(sum(x for _, x, _ in used), big_n)
+    t_stat = sum(t * (x - n * p_bar) for t, x, n in used)
+    spread = sum(t * t * n for t, _, n in used) - Fraction(sum(t * n for t, _, n in used) ** 2, big_n)
+    variance = p_bar * (1 - p_bar) * spread
+    if variance == 0:
+        return None
+    return math.copysign(math.sqrt(t_stat * t_stat / variance), t_stat)
+
+
 def test_metric_trends_and_trend_tests(built) -> None:
+    """metric_trends (series_start, change_vs_prior, p_value_vs_prior) and every row of
+    metric_trend_tests (spec §8 rev 2), recomputed from the generated respondents."""
     years, con = built
+    on_record = sorted(years)
     trends = {
         (r["survey_year"], r["metric_id"], r["cohort"]): r
         for r in rows(con, "select * from marts.metric_trends")
     }
-    tests = {(r["metric_id"], r["cohort"]): r for r in rows(con, "select * from marts.metric_trend_tests")}
+    tests = {
+        (r["metric_id"], r["cohort"], r["last_year"]): r
+        for r in rows(con, "select * from marts.metric_trend_tests")
+    }
+    expected_tests = set()
+    z_seen = 0
     for metric in METRICS:
-        for cohort in ("all", "mentor", "non_mentor"):
-            series = [(y, *counts(years[y][0], metric, cohort)) for y in sorted(years)]
+        for cohort in COHORTS:
+            series = [(y, *counts(years[y][0], metric, cohort)) for y in on_record]
             prior = None
-            for year, x, n in series:
+            for index, (year, x, n) in enumerate(series):
+                start = series_start(metric, year, on_record)
                 row = trends[year, metric, cohort]
+                assert row["series_start"] == start, (year, metric, cohort)
+                if prior and series_start(metric, prior[0], on_record) != start:
+                    prior = None  # the previous year lies in another series
                 if n and prior:
                     _, px, pn = prior
                     assert close(row["change_vs_prior"], x / n - px / pn, 1e-12)
@@ -386,26 +453,152 @@ def test_metric_trends_and_trend_tests(built) -> None:
                     )
                 else:
                     assert row["change_vs_prior"] is None and row["p_value_vs_prior"] is None
-                if n:
-                    prior = (year, x, n)
-            used = [(y, x, n) for y, x, n in series if n]
-            total, hits = sum(n for *_, n in used), sum(x for _, x, _ in used)
-            row = tests[metric, cohort]
-            assert row["years"] == len(used)
-            if len(used) < 2 or hits in (0, total):
-                assert row["z"] is None and row["p_value"] is None
-                continue
-            table = Table(np.array([[x, n - x] for _, x, n in used]), shift_zeros=False)
-            ordinal = table.test_ordinal_association(
-                row_scores=np.array([y for y, *_ in used]), col_scores=np.array([1, 0])
-            )
-            z = ordinal.zscore * math.sqrt(
-                total / (total - 1)
-            )  # statsmodels' variance uses N - 1, the spec N
-            assert (row["first_year"], row["last_year"]) == (used[0][0], used[-1][0])
-            assert close(abs(row["z"]), abs(z), 1e-9) and close(
-                row["p_value"], 2 * stats.norm.sf(abs(z)), 1e-6
-            )
+                if not n:
+                    continue
+                prior = (year, x, n)
+
+                # The test as it stood in `year`: the years of its series up to it.
+                window = [s for s in series[: index + 1] if series_start(metric, s[0], on_record) == start]
+                used = [s for s in window if s[2]]
+                expected_tests.add((metric, cohort, year))
+                test = tests[metric, cohort, year]
+                assert (test["first_year"], test["years"]) == (window[0][0], len(used)), (
+                    metric,
+                    cohort,
+                    year,
+                )
+                z = cochran_armitage_z(used)
+                if z is None:
+                    assert test["z"] is None and test["p_value"] is None, (metric, cohort, year)
+                    continue
+                z_seen += 1
+                assert close(test["z"], z, 1e-9) and close(
+                    test["p_value"], math.erfc(abs(z) / math.sqrt(2)), 1e-6
+                ), (metric, cohort, year)
+                # The same z from statsmodels' linear-by-linear test, whose variance uses N - 1. Its
+                # sums of raw years lose digits to cancellation, so it gets years less the first
+                # (the test does not change when the scores are shifted).
+                total = sum(s[2] for s in used)
+                ordinal = Table(
+                    np.array([[x_, n_ - x_] for _, x_, n_ in used]), shift_zeros=False
+                ).test_ordinal_association(
+                    row_scores=np.array([s[0] - used[0][0] for s in used]), col_scores=np.array([1, 0])
+                )
+                assert close(abs(test["z"]), abs(ordinal.zscore) * math.sqrt(total / (total - 1)), 1e-9)
+    assert set(tests) == expected_tests
+    assert z_seen >= 20  # most tests have a z, so the figures were really compared
+
+
+def test_value_mentor_starts_a_new_series_in_2026(built) -> None:
+    """value_mentor's rewording (spec §2) is a series break for that item only: from 2026 its
+    series_start is 2026, 2026 has no change from 2022, and its trend tests start again in 2026; the
+    seed lists exactly the wording changes of the spec."""
+    _, con = built
+    assert {
+        tuple(r) for r in con.execute("select metric_id, series_start from reference.item_series").fetchall()
+    } == {(metric, start) for metric, starts in REWORDED.items() for start in starts}
+    trends = {
+        (r["survey_year"], r["metric_id"], r["cohort"]): r
+        for r in rows(con, "select * from marts.metric_trends")
+    }
+    tests = {
+        (r["metric_id"], r["cohort"], r["last_year"]): r
+        for r in rows(con, "select * from marts.metric_trend_tests")
+    }
+    for cohort in COHORTS:
+        for year in FIRST_LOAD:
+            assert trends[year, "value_mentor", cohort]["series_start"] == 2019
+        for year in LATER_LOAD:
+            assert trends[year, "value_mentor", cohort]["series_start"] == 2026
+            assert trends[year, "value_distinct", cohort]["series_start"] == 2019
+        first = trends[2026, "value_mentor", cohort]
+        assert first["denominator"] > 0
+        assert first["change_vs_prior"] is None and first["p_value_vs_prior"] is None
+        assert trends[2027, "value_mentor", cohort]["change_vs_prior"] is not None
+        assert trends[2026, "value_distinct", cohort]["change_vs_prior"] is not None  # from 2022 or 2020
+        test = tests["value_mentor", cohort, 2026]
+        assert (test["first_year"], test["years"], test["z"], test["p_value"]) == (2026, 1, None, None)
+        later = tests["value_mentor", cohort, 2027]
+        assert (later["first_year"], later["years"]) == (2026, 2)
+        assert tests["value_distinct", cohort, 2027]["first_year"] == 2019
+    assert tests["value_mentor", "all", 2027]["z"] is not None
+    assert tests["value_distinct", "all", 2027]["years"] == 6
+
+
+def answer(p: Person, metric: str) -> str | None:
+    value = {"value_distinct": p.values[0], "value_mentee": p.values[1], "value_mentor": p.values[2],
+             "mentor_worthwhile": p.worthwhile, "mentor_again": p.mentor_again}[metric]  # fmt: skip
+    return None if value is None else str(value)
+
+
+def test_item_distributions(built) -> None:
+    """item_distributions (spec §8 rev 2), counted from the generated answers: every level of every
+    metric, cohort and year, those nobody chose with n = 0, and the combinations of metric_summary."""
+    years, con = built
+    got = {
+        (r["survey_year"], r["metric_id"], r["cohort"], r["level"]): r
+        for r in rows(con, "select * from marts.item_distributions")
+    }
+    expected = set()
+    unchosen = 0
+    for year, (people, _) in years.items():
+        for metric in METRICS:
+            for cohort in COHORTS:
+                answers = [answer(p, metric) for p in people if cohort == "all" or p.cohort == cohort]
+                answered = [a for a in answers if a is not None]
+                for level in LEVELS[metric]:
+                    k = answered.count(level)
+                    row = got[year, metric, cohort, level]
+                    assert (row["n"], row["denominator"]) == (k, len(answered)), (year, metric, cohort, level)
+                    assert close(row["proportion"], k / len(answered) if answered else None, 1e-12)
+                    expected.add((year, metric, cohort, level))
+                    unchosen += bool(answered) and k == 0
+    assert set(got) == expected
+    assert unchosen >= 10  # e.g. mentor_worthwhile 1 is never generated
+    summary = {
+        tuple(r)
+        for r in con.execute("select survey_year, metric_id, cohort from marts.metric_summary").fetchall()
+    }
+    assert {key[:3] for key in got} == summary
+
+
+def test_later_years_change_no_earlier_row(first_load, built) -> None:
+    """Promise (spec §8 rev 2, no hindsight): loading later years, one of them a series break, changes
+    no row of metric_trend_tests and no earlier year's row of metric_trends or of any other mart; they
+    only add rows. So an earlier year's report, made again, reads the same figures."""
+    from pipelines.lib.report_data import load_report_context
+
+    _, before_path = first_load
+    _, con = built
+    meta = {"code_version": "test", "source_sha256": "b" * 64}
+    with duckdb.connect(str(before_path), read_only=True) as before:
+        tables = {
+            table: "survey_year" if "survey_year" in columns else "last_year"
+            for table, columns in _mart_columns(before).items()
+        }
+        # every mart but the trend tests has a survey year
+        assert [t for t, column in tables.items() if column == "last_year"] == ["metric_trend_tests"]
+        assert set(tables) == set(_mart_columns(con))
+        for table, year_column in tables.items():
+            earlier = f"select * from marts.{table} where {year_column} in {FIRST_LOAD} order by all"
+            then, now = before.execute(earlier).fetchall(), con.execute(earlier).fetchall()
+            assert now == then, table
+            assert then or table == "data_quality_issues", table  # the generated cells are all good
+            assert before.execute(
+                f"select count(*) from marts.{table} where {year_column} not in {FIRST_LOAD}"
+            ).fetchall() == [(0,)]
+        for year in FIRST_LOAD:
+            assert load_report_context(con, year, 5, meta) == load_report_context(before, year, 5, meta), year
+
+
+def _mart_columns(con) -> dict[str, list[str]]:
+    columns: dict[str, list[str]] = {}
+    for table, column in con.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'marts' "
+        "order by table_name, ordinal_position"
+    ).fetchall():
+        columns.setdefault(table, []).append(column)
+    return columns
 
 
 def test_smd_equals_tableone(built) -> None:

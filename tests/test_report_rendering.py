@@ -291,10 +291,15 @@ def build_warehouse(path: Path) -> None:
         last_year bigint, years bigint, z double, p_value double)""")
     for metric in ("value_distinct", "value_mentee", "value_mentor", "mentor_again", "mentor_worthwhile"):
         for cohort in ("all", "mentor", "non_mentor"):
-            # last_year 2021 > report year: the report must say the test covers later years.
-            con.execute(
+            # One row per year the test runs up to (spec §8 rev 2). The 2021 row, a year loaded after
+            # the report's, must not reach the 2020 report.
+            con.executemany(
                 "insert into marts.metric_trend_tests values (?,?,?,?,?,?,?)",
-                [metric, cohort, 2019, 2021, 3, 1.2345, 0.2172],
+                [
+                    [metric, cohort, 2019, 2019, 1, None, None],
+                    [metric, cohort, 2019, 2020, 2, 1.2345, 0.2172],
+                    [metric, cohort, 2019, 2021, 3, 9.8765, 0.0001],
+                ],
             )
 
     con.execute("""create table marts.data_quality_issues (delivery varchar, survey_year integer, row_number integer,
@@ -571,8 +576,10 @@ def test_trends(context: dict, report_html: str) -> None:
     distinct = next(m for m in context["trends"]["metrics"] if m["metric_id"] == "value_distinct")
     assert distinct["rows"][1]["cells"][1]["change"]["masked"]
     assert distinct["tests"][1]["masked"] and not distinct["tests"][0]["masked"]
-    assert all(t["covers_later_years"] for t in mentee["tests"])
-    assert context["trends"]["later_years_note"] and "2021" in context["trends"]["later_years_note"]
+    # the tests as they stood in 2020 (last_year = 2020), not those that include 2021
+    assert all(t["last_year"] == 2020 and not t["covers_later_years"] for t in mentee["tests"])
+    assert all("1.23" in t["text"] for t in mentee["tests"]) and "9.88" not in report_html
+    assert context["trends"]["later_years_note"] == ""
     assert context["trends"]["years"] == [2019, 2020]
 
 

@@ -119,7 +119,7 @@ def test_one_lineage_from_delivery_to_email(webserver: str) -> None:
     for mart in (
         "response_funnel", "cohort_mentors", "cohort_non_mentors", "metric_summary", "cohort_comparisons",
         "demographic_balance", "demographics_by_cohort", "nonparticipation_reasons", "metric_trends",
-        "metric_trend_tests", "data_quality_issues",
+        "metric_trend_tests", "item_distributions", "data_quality_issues",
     ):  # fmt: skip
         assert f"marts/{mart}" in keys
 

@@ -19,7 +19,7 @@ from pipelines.lib.versioning import code_version
 MARTS_READ = (
     "response_funnel", "metric_summary", "cohort_comparisons", "demographic_balance",
     "demographics_by_cohort", "nonparticipation_reasons", "metric_trends", "metric_trend_tests",
-    "data_quality_issues",
+    "item_distributions", "data_quality_issues",
 )  # fmt: skip
 REPORT_FILE = "report.html"
 EMAIL_HTML_FILE = "email.html"

@@ -1,5 +1,12 @@
-"""Every metric_summary row with its change from the previous survey year that has the metric, and
-the two-sided Fisher's exact p-value of that change. One row per survey year, metric and cohort.
+"""Every metric_summary row with the start of its series, its change from the previous survey year of
+that series that has the metric, and the two-sided Fisher's exact p-value of that change. One row per
+survey year, metric and cohort (spec §8).
+
+A series is the run of years in which an item kept one wording. A rewording (the seed item_series,
+the one list of them) starts a new series, and a change is never taken across the break: both figures
+are null in a series' first year with data. series_start = the latest wording start on or before the
+row's year, else the metric's first survey year in the warehouse. A row depends only on its own year
+and the years before it, so loading a later year changes no earlier row (no hindsight).
 """
 
 import pandas as pd
@@ -10,22 +17,37 @@ def model(dbt, session):
     from pipelines.lib.stats import fisher_two_years
 
     summary = dbt.ref("metric_summary").df().sort_values(["metric_id", "cohort", "survey_year"])
-    changes, p_values = [], []
-    for _, series in summary.groupby(["metric_id", "cohort"], sort=False):
+    wording = dbt.ref("item_series").df()
+    starts = {
+        metric_id: sorted(int(year) for year in group["series_start"])
+        for metric_id, group in wording.groupby("metric_id")
+    }
+    first_years = summary.groupby("metric_id")["survey_year"].min().astype(int).to_dict()
+    summary["series_start"] = [
+        _series_start(int(year), starts.get(metric_id, []), first_years[metric_id])
+        for year, metric_id in zip(summary["survey_year"], summary["metric_id"], strict=True)
+    ]
+    changes, p_values = {}, {}
+    for _, series in summary.groupby(["metric_id", "cohort", "series_start"]):
         prior = None
-        for row in series.itertuples():
+        for row in series.itertuples():  # in survey-year order
             if row.denominator > 0 and prior is not None:
-                changes.append(row.proportion - prior.proportion)
-                p_values.append(
-                    fisher_two_years(prior.numerator, prior.denominator, row.numerator, row.denominator)
+                changes[row.Index] = row.proportion - prior.proportion
+                p_values[row.Index] = fisher_two_years(
+                    prior.numerator, prior.denominator, row.numerator, row.denominator
                 )
-            else:
-                changes.append(None)
-                p_values.append(None)
             if row.denominator > 0:
                 prior = row
     summary = summary.assign(
-        change_vs_prior=pd.array(changes, dtype="Float64"),
-        p_value_vs_prior=pd.array(p_values, dtype="Float64"),
+        series_start=summary["series_start"].astype("int32"),
+        change_vs_prior=pd.array([changes.get(i) for i in summary.index], dtype="Float64"),
+        p_value_vs_prior=pd.array([p_values.get(i) for i in summary.index], dtype="Float64"),
     )
     return summary.reset_index(drop=True)
+
+
+def _series_start(year: int, wording_starts: list[int], first_year: int) -> int:
+    """The first survey year of the wording `year` was asked in: the latest start on or before it,
+    else the metric's first year on record."""
+    started = [start for start in wording_starts if start <= year]
+    return max(started) if started else first_year
