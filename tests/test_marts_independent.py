@@ -421,7 +421,7 @@ def cochran_armitage_z(used: list[tuple[int, int, int]]) -> float | None:
 
 
 def test_metric_trends_and_trend_tests(built) -> None:
-    """metric_trends (series_start, change_vs_prior, p_value_vs_prior) and every row of
+    """metric_trends (series_start, change_vs_prior, prior_year, p_value_vs_prior) and every row of
     metric_trend_tests (spec §8 rev 2), recomputed from the generated respondents."""
     years, con = built
     on_record = sorted(years)
@@ -448,11 +448,13 @@ def test_metric_trends_and_trend_tests(built) -> None:
                 if n and prior:
                     _, px, pn = prior
                     assert close(row["change_vs_prior"], x / n - px / pn, 1e-12)
+                    assert row["prior_year"] == prior[0]
                     assert close(
                         row["p_value_vs_prior"], stats.fisher_exact([[px, pn - px], [x, n - x]]).pvalue, 1e-6
                     )
                 else:
                     assert row["change_vs_prior"] is None and row["p_value_vs_prior"] is None
+                    assert row["prior_year"] is None
                 if not n:
                     continue
                 prior = (year, x, n)

@@ -1,6 +1,6 @@
 """Every metric_summary row with the start of its series, its change from the previous survey year of
-that series that has the metric, and the two-sided Fisher's exact p-value of that change. One row per
-survey year, metric and cohort (spec §8).
+that series that has the metric (prior_year), and the two-sided Fisher's exact p-value of that change.
+One row per survey year, metric and cohort (spec §8).
 
 A series is the run of years in which an item kept one wording. A rewording (the seed item_series,
 the one list of them) starts a new series, and a change is never taken across the break: both figures
@@ -27,12 +27,13 @@ def model(dbt, session):
         _series_start(int(year), starts.get(metric_id, []), first_years[metric_id])
         for year, metric_id in zip(summary["survey_year"], summary["metric_id"], strict=True)
     ]
-    changes, p_values = {}, {}
+    changes, p_values, prior_years = {}, {}, {}
     for _, series in summary.groupby(["metric_id", "cohort", "series_start"]):
         prior = None
         for row in series.itertuples():  # in survey-year order
             if row.denominator > 0 and prior is not None:
                 changes[row.Index] = row.proportion - prior.proportion
+                prior_years[row.Index] = int(prior.survey_year)
                 p_values[row.Index] = fisher_two_years(
                     prior.numerator, prior.denominator, row.numerator, row.denominator
                 )
@@ -42,6 +43,8 @@ def model(dbt, session):
         series_start=summary["series_start"].astype("int32"),
         change_vs_prior=pd.array([changes.get(i) for i in summary.index], dtype="Float64"),
         p_value_vs_prior=pd.array([p_values.get(i) for i in summary.index], dtype="Float64"),
+        # Which year the change is from, so that a reader (the report) need not work it out again.
+        prior_year=pd.array([prior_years.get(i) for i in summary.index], dtype="Int32"),
     )
     return summary.reset_index(drop=True)
 
