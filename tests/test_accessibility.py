@@ -50,11 +50,12 @@ DOCUMENTS = ("report", "email")
 #   <th> in one is a problem of its own).
 # - caption: a data table (not role=presentation/none) without a non-empty <caption> and without
 #   aria-labelledby naming a heading (h1-h6 or role=heading) with text.
-# - chart_alt: an <img> whose alt is missing or empty, or that neither states figures (a percentage
-#   such as "85.7%" or "more than 95%", "1.9 times", or a point's words "not shown" / "no data";
-#   the "95%" of "95% confidence interval" / "95% CI" is not a figure) nor says "table" and links to
-#   one: aria-details/aria-describedby naming a <table> or an element holding one, or a link
-#   href="#id" to such an element inside the image's <figure>.
+# - chart_alt: an <img> whose alt is missing or empty; or whose alt refers to a table ("the figures
+#   are in the table below") without linking it: aria-details/aria-describedby naming a <table> or an
+#   element holding one, or a link href="#id" to such an element inside the image's <figure>; or
+#   whose alt does neither and states no figure: a percentage such as "85.7%" or "more than 95%",
+#   "1.9 times", or a point's words "not shown" / "no data" (the "95%" of "95% confidence
+#   interval" / "95% CI" is not a figure).
 # - masked_words: a cell of a data table that is empty or holds only symbols ("—", "*", "†", "-"...),
 #   footnote markers included: a screen reader says nothing, or "em dash", where the page means
 #   "not shown".
@@ -97,18 +98,23 @@ STRUCTURE_JS = r"""() => {
   });
 
   const FIGURE = /\d(?:[.,]\d+)?\s*%(?!\s*(?:confidence|CI)\b)|\d(?:\.\d+)?\s*times\b|\bnot shown\b|\bno data\b/i;
-  const chart_alt = [...document.images].filter((img) => {
-    const alt = (img.getAttribute("alt") || "").trim();
-    if (!alt) return true;
-    if (FIGURE.test(alt)) return false;
-    if (!/\btables?\b/i.test(alt)) return true;
+  const linksTable = (img) => {
     const targets = [...ids(img, "aria-details"), ...ids(img, "aria-describedby")];
     const figure = img.closest("figure");
     if (figure) {
       for (const a of figure.querySelectorAll('a[href^="#"]')) targets.push(a.getAttribute("href").slice(1));
     }
-    return !targets.some((id) => holdsTable(document.getElementById(id)));
-  }).map((img) => `img src=${(img.getAttribute("src") || "").slice(0, 30)} alt="${(img.getAttribute("alt") || "").slice(0, 90)}"`);
+    return targets.some((id) => holdsTable(document.getElementById(id)));
+  };
+  const chart_alt = [];
+  for (const img of document.images) {
+    const alt = (img.getAttribute("alt") || "").trim();
+    const what = `img src=${(img.getAttribute("src") || "").slice(0, 30)} alt="${alt.slice(0, 90)}"`;
+    if (!alt) chart_alt.push(`${what}: no alt text`);
+    else if (/\btables?\b/i.test(alt)) {
+      if (!linksTable(img)) chart_alt.push(`${what}: refers to a table but does not link it (aria-details or a #link in its figure)`);
+    } else if (!FIGURE.test(alt)) chart_alt.push(`${what}: states no figure`);
+  }
 
   const masked_words = [];
   for (const t of dataTables) {
@@ -353,11 +359,12 @@ GOOD_PAGE = """<!DOCTYPE html>
 </main></body></html>"""
 
 BROKEN = {
-    # rule -> (what to replace in GOOD_PAGE, with what)
+    # one break per structural rule: (what to replace in GOOD_PAGE, with what)
     "page": ('<html lang="en">', "<html>"),
     "scope": ('<th scope="col">Year</th>', "<th>Year</th>"),
     "caption": ("<caption>Share agreeing by year</caption>", ""),
-    "chart_alt": ("the figures are in the trend tables below.", "shaded: 95% confidence intervals."),
+    "chart_alt_link": ('<a href="#trend-tables">Figures in the tables</a>', "Figures in the tables"),
+    "chart_alt": ('aria-details="trend-tables"', ""),
     "masked_words": ("not shown<sup>", "\u2014<sup>"),
 }
 
@@ -393,18 +400,22 @@ def test_checks_catch_broken_markup(browser: Browser, tmp_path: Path):
     html = html.replace(
         "</main>",
         '<p style="color:#AAAAAA">faint text</p><h1>Second heading</h1>'
-        f'<img src="{_png_data_uri()}" width="4" height="4"></main>',
+        f'<img src="{_png_data_uri()}" width="4" height="4">'
+        f'<img src="{_png_data_uri()}" width="4" height="4" alt="Share agreeing with 95% confidence intervals">'
+        "</main>",
     )
     audit = _audit_html(browser, html, tmp_path, "broken")
     found = {v["id"] for v in audit.violations}
     assert {"color-contrast", "html-has-lang", "image-alt"} <= found, axe_message(audit)
     message = axe_message(audit)
     assert "color-contrast (serious" in message and "faint text" in message
-    for rule in BROKEN:
+    for rule in STRUCTURE_RULES:
         assert audit.structure[rule], f"rule {rule!r} missed its broken markup: {audit.structure}"
     assert any("2 <h1>" in p for p in audit.structure["page"])
     assert any("\u2014" in p for p in audit.structure["masked_words"])
     assert any('"Year' in p for p in audit.structure["scope"])
-    assert len(audit.structure["chart_alt"]) == 2  # the unlinked trend chart and the image without alt
+    chart_alt = "\n".join(audit.structure["chart_alt"])
+    assert len(audit.structure["chart_alt"]) == 3, chart_alt
+    assert "does not link it" in chart_alt and "no alt text" in chart_alt and "states no figure" in chart_alt
     assert 'table after heading "Share agreeing", first row "Year | All"' in audit.structure["caption"]
     assert structure_message(audit, "caption").startswith("broken: 1 problem(s) under rule 'caption'")
