@@ -27,7 +27,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -144,7 +144,6 @@ class Audit:
     violations: list[dict]  # axe-core's, WCAG 2.2 AA tags only
     structure: dict[str, list[str]]  # rule -> problems (STRUCTURE_JS)
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def audit_page(page: Page, name: str) -> Audit:
@@ -239,9 +238,7 @@ def audits(
                 assert source.is_file(), f"the pipeline wrote no e-mail body for {year}: {source}"
                 path = inlined / f"email_{year}.html"
                 path.write_text(email_with_inline_images(source), encoding="utf-8")
-            cache[key] = open_and_audit(
-                browser, path, f"{year} {path.name if document == 'report' else 'email.html'}"
-            )
+            cache[key] = open_and_audit(browser, path, f"{year} {document}.html")
         return cache[key]
 
     yield audit
