@@ -56,9 +56,10 @@ DOCUMENTS = ("report", "email")
 #   whose alt does neither and states no figure: a percentage such as "85.7%" or "more than 95%",
 #   "1.9 times", or a point's words "not shown" / "no data" (the "95%" of "95% confidence
 #   interval" / "95% CI" is not a figure).
-# - masked_words: a cell of a data table that is empty or holds only symbols ("—", "*", "†", "-"...),
-#   footnote markers included: a screen reader says nothing, or "em dash", where the page means
-#   "not shown".
+# - masked_words: a cell of a data table that is empty, holds only symbols ("—", "*", "†", "-"...,
+#   footnote markers included), or holds a dash standing alone for a value ("change: —*"): a screen
+#   reader says nothing, or "em dash", where the page means "not shown". Dashes in ranges
+#   ("75.0" en dash "94.8%", "2016" en dash "2025") and words ("Non-mentors") are fine.
 # - page: <html lang> empty, <title> empty, or not exactly one <h1>.
 STRUCTURE_JS = r"""() => {
   const describe = (el) => {
@@ -117,11 +118,15 @@ STRUCTURE_JS = r"""() => {
   }
 
   const masked_words = [];
+  // a dash with no letter or digit on either side stands for a value ("—*", "change: —"); a dash
+  // in a range ("75.0\u201394.8", "2016\u20132025") or a word ("Non-mentors") does not
+  const LONE_DASH = /(^|[^\p{L}\p{N}])[\u2014\u2013\u2012-]+(?=$|[^\p{L}\p{N}])/u;
   for (const t of dataTables) {
     for (const cell of t.querySelectorAll("td, th")) {
-      const text = cell.textContent.replace(/\s+/g, "");
+      const text = cell.textContent.replace(/\s+/g, " ").trim();
       if (cell.tagName === "TD" && text === "") masked_words.push("empty " + describe(cell));
-      else if (text !== "" && /^[\u2014\u2013\-*\u2020\u2021\u00b7.\u2026?]+$/.test(text)) masked_words.push(describe(cell));
+      else if (text !== "" && /^[\u2014\u2013\u2012\-*\u2020\u2021\u00b7.\u2026?\s]+$/.test(text)) masked_words.push("only symbols: " + describe(cell));
+      else if (LONE_DASH.test(text)) masked_words.push("a dash for a value: " + describe(cell));
     }
   }
 
@@ -350,7 +355,8 @@ GOOD_PAGE = """<!DOCTYPE html>
 <tr><th scope="row">Non-mentors</th><td>not shown<sup><a href="#fn">*</a></sup></td></tr></table>
 <div id="trend-tables"><table><caption>Share agreeing by year</caption>
 <tr><th scope="col">Year</th><th scope="col">All</th></tr>
-<tr><th scope="row">2025</th><td>85.7%</td></tr><tr><th scope="row">2024</th><td>no data</td></tr></table></div>
+<tr><th scope="row">2025</th><td>85.7% <span>95% CI 80.1&ndash;90.0%</span> change: not shown</td></tr>
+<tr><th scope="row">2024</th><td>no data <span>Non-mentors, 2016&ndash;2024</span></td></tr></table></div>
 <p id="fn">* Not shown: a group smaller than 5.</p>
 <table role="presentation"><tr><td>layout</td></tr></table>
 </main></body></html>"""
@@ -363,6 +369,7 @@ BROKEN = {
     "chart_alt_link": ('<a href="#trend-tables">Figures in the tables</a>', "Figures in the tables"),
     "chart_alt": ('aria-details="trend-tables"', ""),
     "masked_words": ("not shown<sup>", "\u2014<sup>"),
+    "masked_words_change": ("change: not shown", "change: \u2014"),
 }
 
 
@@ -409,7 +416,9 @@ def test_checks_catch_broken_markup(browser: Browser, tmp_path: Path):
     for rule in STRUCTURE_RULES:
         assert audit.structure[rule], f"rule {rule!r} missed its broken markup: {audit.structure}"
     assert any("2 <h1>" in p for p in audit.structure["page"])
-    assert any("\u2014" in p for p in audit.structure["masked_words"])
+    masked = "\n".join(audit.structure["masked_words"])
+    assert len(audit.structure["masked_words"]) == 2, masked
+    assert 'only symbols: td "\u2014*"' in masked and "a dash for a value: td" in masked
     assert any('"Year' in p for p in audit.structure["scope"])
     chart_alt = "\n".join(audit.structure["chart_alt"])
     assert len(audit.structure["chart_alt"]) == 3, chart_alt
