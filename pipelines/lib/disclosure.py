@@ -224,7 +224,7 @@ class Protection:
             return "no_data"
         if self.shown(numerator) and self.shown(denominator):
             return "shown"
-        if not self.shown(denominator):
+        if not self.shown(denominator) or self.states[numerator] in (State.UNPRINTED, State.OMITTED):
             return "hidden"
         complement = self.model.figures[self.model.shares[(numerator, denominator)]]
         if _small(num.value, self.k) and not _small(complement.value, self.k) and complement.value > 0:
@@ -285,6 +285,7 @@ def protect(
     *,
     locked: Mapping[str, State] | None = None,
     locked_statistics: Mapping[str, bool] | None = None,
+    omitted: Iterable[str] = (),
 ) -> Protection:
     """Decide what the report may show: primary suppression, then more until :func:`audit` finds nothing.
 
@@ -299,6 +300,7 @@ def protect(
         locked: Figures whose state was decided before (by an earlier pass over the figures that matter
             more) and may not change; only the others are hidden to protect what they would expose.
         locked_statistics: Likewise for statistics (shown or not).
+        omitted: Breakdowns that an earlier pass left out (they stay out).
 
     Returns:
         The states of every figure and statistic, and the breakdowns left out.
@@ -308,15 +310,15 @@ def protect(
         ValueError: For an impossible k.
     """
     k = check_k(k)
-    omitted: set[str] = set()
+    left_out: set[str] = set(omitted)
     while True:
         try:
-            return _protect(model, k, dict(locked or {}), dict(locked_statistics or {}), frozenset(omitted))
+            return _protect(model, k, dict(locked or {}), dict(locked_statistics or {}), frozenset(left_out))
         except Unprotectable as error:
-            breakdown = _breakdown_to_omit(model, error, omitted, locked or {})
+            breakdown = _breakdown_to_omit(model, error, left_out, locked or {})
             if breakdown is None:
                 raise
-            omitted.add(breakdown)
+            left_out.add(breakdown)
 
 
 def _breakdown_to_omit(
@@ -398,10 +400,12 @@ def audit(model: Model, protection: Protection) -> list[str]:
 def feasible_range(model: Model, protection: Protection, figure: str) -> tuple[int, float]:
     """The whole numbers a reader of the report can still take a figure to be: (lowest, highest).
 
-    The highest is ``math.inf`` when nothing shown bounds the figure from above. Used to show a
-    statistic's conclusion only when it holds for every value the report leaves open.
+    The reader here knows only what the report prints (not which groups are small, as the cautious
+    reader of :func:`protect` does), so the range is as wide as a reader's. The highest is
+    ``math.inf`` when nothing shown bounds the figure from above. Used to show a statistic's
+    conclusion only when it holds for every value the report leaves open.
     """
-    reader = _Reader(model, protection.k)
+    reader = _Reader(model, protection.k, cautious=False)
     constraints, fixed = reader._knowledge(protection)
     terms = dict(model.figures[figure].terms)
     free = [a for a in terms if a not in fixed]
@@ -484,9 +488,13 @@ def _fixes(constraint: _Constraint) -> bool:
 class _Reader:
     """The linear programmes of a reader who knows everything the report shows."""
 
-    def __init__(self, model: Model, k: int) -> None:
+    def __init__(self, model: Model, k: int, cautious: bool = True) -> None:
         self.model = model
         self.k = k
+        # Cautious (when deciding what to hide): the reader is also taken to know which protected
+        # groups are small. Not cautious (when saying what a reader can still believe): only what
+        # the report prints.
+        self.cautious = cautious
         self.atom_names = sorted(model.atoms)
         # Every protected group, once per distinct set of people: protected atoms and figures (a
         # figure of one atom and the complement of a share are often the same group as an atom).
@@ -532,6 +540,17 @@ class _Reader:
                     constraints.append(
                         _Constraint(dict(figure.terms), figure.value, figure.value, ("statistic", name))
                     )
+        # A share printed as a bound says that its complement ("more than") or its numerator ("less
+        # than") is 1..k-1.
+        for (numerator, denominator), complement in self.model.shares.items():
+            display = protection.share_display(numerator, denominator)
+            small = {"more_than": complement, "less_than": numerator}.get(display)
+            if small is not None:
+                constraints.append(
+                    _Constraint(dict(self.model.figures[small].terms), 1, k - 1, ("small", small))
+                )
+        if not self.cautious:
+            return constraints, {next(iter(c.terms)) for c in constraints if _fixes(c)}
         # Cautious: every protected group of size 1..k-1 is known to be small, printed or not, except
         # the parts of a breakdown left out of the report (nothing of it is printed).
         left_out = {

@@ -104,7 +104,7 @@ def render_text_summary(context: Mapping[str, Any], attachment_name: str = "") -
         hidden, and what is attached, wrapped at 72 characters.
     """
     marker = " *"
-    lines = [context["title"], context["headline_sentence"], ""]
+    lines = [context["title"], context["headline_sentence"]["text"], ""]
     if attachment_name:
         lines += _wrap(attachment_note(attachment_name))
     for warning in context["warnings"]:

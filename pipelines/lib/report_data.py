@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from pipelines.lib import report_format as fmt
+from pipelines.lib.chart_layout import chart_sizes
 from pipelines.lib.disclosure import check_k
 from pipelines.lib.report_figures import (
     DISTRIBUTION_COHORTS,
@@ -33,7 +34,10 @@ from pipelines.lib.report_figures import (
     cell,
     demographic,
     item,
+    join_phrases,
     level,
+    percent_of,
+    phrase,
     year_figures,
 )
 from pipelines.lib.report_history import ALPHA, glance, history, mentored, ratio_cell, response_rate, share_of
@@ -62,14 +66,6 @@ __all__ = ["ReportDataError", "load_report_context", "load_report_contexts"]
 # No generation time: the same data and code give the same report, byte for byte, so an unchanged
 # report is recognisably unchanged and is not e-mailed again.
 META_KEYS = ("code_version", "source_sha256")
-
-#: Display size in CSS pixels of each chart (charts.py renders them at twice this for sharp screens).
-CHART_SIZES: dict[str, tuple[int, int]] = {
-    "value_items": (620, 320),
-    "trends": (620, 620),
-    "ratios": (620, 320),
-    "participation": (620, 300),
-}
 
 SMD_NEGLIGIBLE = 0.1
 
@@ -158,8 +154,8 @@ def _context(
         "small_cell_min": f.k,
         "title": f"Student/student mentoring survey {year}",
         "subtitle": f"What the graduating class of {year} thinks of student/student mentoring (SSM)",
-        "headline": _headline(f),
-        "headline_sentence": _sentence_case(_headline(f)) + ".",
+        "headline": _headline(f)["text"],
+        "headline_sentence": _headline_sentence(year, _headline(f)),
         "warnings": warnings,
         "glance": at_a_glance,
         "key_findings": _key_findings(
@@ -356,12 +352,13 @@ def _balance_test(f: YearFigures, characteristic: str) -> dict[str, Any]:
     elif not f.statistic_shown(f"balance.{characteristic}"):
         return {**base, "name": name, "state": "hidden", "hidden_reason": _reason_hidden(f.k)}
     statistic = row["statistic"]
+    fig = f"{f.year}:balance.{characteristic}"
     if statistic is None:
         statistic_cell = cell("")
     elif row["test"] == "chi_square":
-        statistic_cell = cell(f"\u03c7\u00b2 = {statistic:.2f}")
+        statistic_cell = cell(f"\u03c7\u00b2 = {statistic:.2f}", fig=f"{fig}#statistic")
     else:
-        statistic_cell = cell(fmt.signed(f"t = {statistic:.2f}"))
+        statistic_cell = cell(fmt.signed(f"t = {statistic:.2f}"), fig=f"{fig}#statistic")
     smd = row["smd"]
     p = row["p_value"]
     if p < ALPHA:
@@ -370,14 +367,13 @@ def _balance_test(f: YearFigures, characteristic: str) -> dict[str, Any]:
         finding = "similar"
     else:
         finding = "imbalanced"
-    fig = f"{f.year}:balance.{characteristic}"
     return {
         **base,
         "name": name,
         "state": "shown",
         "statistic": statistic_cell,
-        "p_value": cell(fmt.p_phrase(p), fig=fig),
-        "smd": cell(fmt.smd(smd), fig=fig) if smd is not None else empty,
+        "p_value": cell(fmt.p_phrase(p), fig=f"{fig}#p"),
+        "smd": cell(fmt.smd(smd), fig=f"{fig}#smd") if smd is not None else empty,
         "finding": finding,
         "p_text": fmt.p_phrase(p),
         "smd_text": fmt.smd(smd) if smd is not None else "",
@@ -385,12 +381,23 @@ def _balance_test(f: YearFigures, characteristic: str) -> dict[str, Any]:
 
 
 def _balance_sentence(f: YearFigures, characteristics: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    def name(c: Mapping[str, Any]) -> str:
-        return CHARACTERISTIC_NAMES[c["characteristic"]]
+    def named(group: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """ "gender (SMD 0.06, Fisher's exact test p = 0.833)", figures tagged."""
+        return [
+            phrase(
+                f"{CHARACTERISTIC_NAMES[c['characteristic']]} (SMD ",
+                c["test"]["smd"],
+                f", {c['test']['name']} ",
+                c["test"]["p_value"],
+                ")",
+            )
+            for c in group
+        ]
 
-    def numbers(c: Mapping[str, Any]) -> str:
-        test = c["test"]
-        return f"SMD {test['smd_text']}, {test['name']} {test['p_text']}"
+    def listed(items: list[dict[str, Any]]) -> dict[str, Any]:
+        if len(items) <= 1:
+            return join_phrases(items)
+        return join_phrases([join_phrases(items[:-1], ", "), items[-1]], " and ")
 
     by = {
         kind: [c for c in characteristics if c["test"].get("finding") == kind]
@@ -399,23 +406,26 @@ def _balance_sentence(f: YearFigures, characteristics: Sequence[Mapping[str, Any
     hidden = [c for c in characteristics if c["test"]["state"] == "hidden"]
     parts = []
     if by["differ"]:
-        parts.append(
-            f"Mentors and non-mentors differed in {_join([f'{name(c)} ({numbers(c)})' for c in by['differ']])}."
-        )
+        parts.append(phrase("Mentors and non-mentors differed in ", listed(named(by["differ"])), "."))
     if by["imbalanced"]:
+        lead = "They were" if parts else "Mentors and non-mentors were"
         parts.append(
-            f"They were not clearly different by the test, but not similar either, in "
-            f"{_join([f'{name(c)} ({numbers(c)})' for c in by['imbalanced']])}: a standardised difference of "
-            f"{SMD_NEGLIGIBLE} or more is more than a negligible imbalance."
+            phrase(
+                f"{lead} not similar in ",
+                listed(named(by["imbalanced"])),
+                f", although the test found no clear difference: a standardised difference of "
+                f"{SMD_NEGLIGIBLE} or more is more than a negligible imbalance.",
+            )
         )
     if by["similar"]:
         lead = "They were" if parts else "Mentors and non-mentors were"
-        parts.append(f"{lead} similar in {_join([f'{name(c)} ({numbers(c)})' for c in by['similar']])}.")
+        parts.append(phrase(f"{lead} similar in ", listed(named(by["similar"])), "."))
     for c in hidden:
-        parts.append(f"The test for {name(c)} is {c['test']['hidden_reason']}.")
+        name = CHARACTERISTIC_NAMES[c["characteristic"]]
+        parts.append(phrase(f"The test for {name} is {c['test']['hidden_reason']}.", masked=True))
     if not parts:
-        parts.append("There are no data to compare the backgrounds of mentors and non-mentors.")
-    return {"text": " ".join(parts), "masked": bool(hidden)}
+        parts.append(phrase("There are no data to compare the backgrounds of mentors and non-mentors."))
+    return join_phrases(parts)
 
 
 def _shares(f: YearFigures, metric_id: str) -> dict[str, dict[str, Any]]:
@@ -480,10 +490,7 @@ def _comparison(f: YearFigures, metric_id: str, shares: Mapping[str, Mapping[str
         return {
             **base,
             "state": "no_data",
-            "sentence": {
-                "text": f"There are no data to compare mentors with non-mentors on whether {clause}.",
-                "masked": False,
-            },
+            "sentence": phrase(f"There are no data to compare mentors with non-mentors on whether {clause}."),
         }
     if ratio["kind"] == "masked":
         hidden = cell(NOT_SHOWN, masked=True)
@@ -493,45 +500,57 @@ def _comparison(f: YearFigures, metric_id: str, shares: Mapping[str, Mapping[str
             "risk_ratio": hidden,
             "odds_ratio": hidden,
             "p_value": hidden,
-            "sentence": {
-                "text": f"The comparison of mentors with non-mentors on whether {clause} is {_reason_hidden(f.k)}.",
-                "masked": True,
-            },
+            "sentence": phrase(
+                f"The comparison of mentors with non-mentors on whether {clause} is {_reason_hidden(f.k)}.",
+                masked=True,
+            ),
         }
     rr, p = row["risk_ratio"], row["p_value"]
+    fig = f"{f.year}:ratio.{metric_id}"
     rr_ci = fmt.interval_ratio(row["rr_ci_low"], row["rr_ci_high"])
-    pm, pn = shares["mentor"]["percent"], shares["non_mentor"]["percent"]
-    numbers = f"{pm} vs {pn}; risk ratio {fmt.ratio(rr)}, 95% CI {rr_ci}; Fisher's exact {fmt.p_phrase(p)}"
-    if p < ALPHA and rr > 1:
-        direction = "more"
-        text = (
-            f"Mentors were more likely than non-mentors to agree that {clause}: {fmt.ratio(rr)} times as "
-            f"likely (95% CI {rr_ci}; {pm} vs {pn}; Fisher's exact {fmt.p_phrase(p)})."
-        )
-    elif p < ALPHA and rr < 1:
-        direction = "less"
-        text = (
-            f"Mentors were less likely than non-mentors to agree that {clause}: {fmt.ratio(rr)} times as "
-            f"likely (95% CI {rr_ci}; {pm} vs {pn}; Fisher's exact {fmt.p_phrase(p)})."
+    rr_words = cell(fmt.ratio(rr), fig=f"{fig}#rr-words")
+    p_words = cell(fmt.p_phrase(p), fig=f"{fig}#p-words")
+    pm, pn = percent_of(shares["mentor"]), percent_of(shares["non_mentor"])
+    if p < ALPHA:
+        direction = "more" if rr > 1 else "less"
+        sentence = phrase(
+            f"Mentors were {direction} likely than non-mentors to agree that {clause}: ",
+            rr_words,
+            f" times as likely (95% CI {rr_ci}; ",
+            pm,
+            " vs ",
+            pn,
+            "; Fisher's exact ",
+            p_words,
+            ").",
         )
     else:
         direction = "unclear"
-        text = f"Mentors and non-mentors did not clearly differ in agreeing that {clause} ({numbers})."
+        sentence = phrase(
+            f"Mentors and non-mentors did not clearly differ in agreeing that {clause} (",
+            pm,
+            " vs ",
+            pn,
+            "; risk ratio ",
+            rr_words,
+            f", 95% CI {rr_ci}; Fisher's exact ",
+            p_words,
+            ").",
+        )
     odds = row["odds_ratio"]
-    fig = f"{f.year}:ratio.{metric_id}"
     return {
         **base,
         "state": "shown",
-        "risk_ratio": cell(f"{fmt.ratio(rr)} ({rr_ci})", fig=fig),
+        "risk_ratio": cell(f"{fmt.ratio(rr)} ({rr_ci})", fig=f"{fig}#rr"),
         "odds_ratio": cell(
-            f"{fmt.ratio(odds)} ({fmt.interval_ratio(row['or_ci_low'], row['or_ci_high'])})", fig=fig
+            f"{fmt.ratio(odds)} ({fmt.interval_ratio(row['or_ci_low'], row['or_ci_high'])})", fig=f"{fig}#or"
         )
         if odds is not None
         else empty,
-        "p_value": cell(fmt.p_value(p), fig=fig),
+        "p_value": cell(fmt.p_value(p), fig=f"{fig}#p"),
         "zero_cell_corrected": bool(row["zero_cell_corrected"]),
         "direction": direction,
-        "sentence": {"text": text, "masked": False},
+        "sentence": sentence,
     }
 
 
@@ -551,22 +570,20 @@ def _value_item(f: YearFigures, metric_id: str) -> dict[str, Any]:
 def _share_sentence(share: Mapping[str, Any], who: str, verb: str, clause: str, k: int) -> dict[str, Any]:
     """ "85.7% of mentors (36 of 42) agreed that ... (95% CI ...)", or its bound, or why it is not shown."""
     if share["no_data"]:
-        return {"text": f"No {who} answered whether {clause}.", "masked": False}
+        return phrase(f"No {who} answered whether {clause}.")
     if share["kind"] == "value":
-        counts = (
-            f" ({share['count']['text']} of {share['n']['text']})" if not share["count"]["masked"] else ""
+        counts: tuple[Any, ...] = (
+            (" (", share["count"], " of ", share["n"], ")") if not share["count"]["masked"] else ()
         )
-        return {
-            "text": f"{share['percent']} of {who}{counts} {verb} that {clause} ({share['ci']}).",
-            "masked": False,
-        }
+        return phrase(percent_of(share), f" of {who}", *counts, f" {verb} that {clause} ({share['ci']}).")
     if share["kind"] in ("more_than", "less_than"):
-        return {
-            "text": f"{share['percent'][0].upper()}{share['percent'][1:]} of {who} {verb} that {clause} (the exact "
-            f"share is not shown: fewer than {k} {'did not' if share['kind'] == 'more_than' else 'did'}).",
-            "masked": True,
-        }
-    return {"text": f"The share of {who} who {verb} that {clause} is {_reason_hidden(k)}.", "masked": True}
+        fewer = "did not" if share["kind"] == "more_than" else "did"
+        return phrase(
+            f"Of {who}, ",
+            percent_of(share),
+            f" {verb} that {clause} (the exact share is not shown: fewer than {k} {fewer}).",
+        )
+    return phrase(f"The share of {who} who {verb} that {clause} is {_reason_hidden(k)}.", masked=True)
 
 
 def _mentor_item(f: YearFigures, metric_id: str) -> dict[str, Any]:
@@ -649,25 +666,30 @@ def _join(items: Iterable[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _in_words(count: Mapping[str, Any]) -> str:
+def _in_words(count: Mapping[str, Any]) -> Mapping[str, Any]:
     """A count inside a sentence; a hidden one reads as words."""
-    return "a number (not shown)" if count["text"] == NOT_SHOWN else str(count["text"])
+    return {**count, "text": "a number (not shown)", "fig": ""} if count["text"] == NOT_SHOWN else count
 
 
-def _headline(f: YearFigures) -> str:
-    """The year's headline for the e-mail subject: the flagship share and the response rate."""
+def _headline(f: YearFigures) -> dict[str, Any]:
+    """The year's headline (the e-mail's subject and first line): the flagship share and the response rate."""
     parts = []
     distinct = share_of(f, "value_distinct", "all")
     if distinct["kind"] in ("value", "more_than"):
-        parts.append(f"{distinct['percent']} value student/student mentoring")
+        parts.append(phrase(percent_of(distinct), " value student/student mentoring"))
     rate = response_rate(f)
     if rate["kind"] in ("value", "more_than", "less_than"):
-        parts.append(f"response rate {rate['percent']}")
-    return "; ".join(parts) if parts else "yearly report"
+        parts.append(phrase("response rate ", percent_of(rate)))
+    return join_phrases(parts, "; ") if parts else phrase("yearly report")
 
 
 def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _headline_sentence(year: int, headline: Mapping[str, Any]) -> dict[str, Any]:
+    """The headline as the digest's first sentence."""
+    return phrase(f"In {year}: ", headline, ".")
 
 
 def _key_findings(
@@ -684,62 +706,66 @@ def _key_findings(
     cohorts = {c["code"]: c["count"] for c in population["cohorts"]}
     respondents = population["respondents"]
     rate = population["response_rate"]
+    answered = " graduating students answered the survey"
     if not population["has_class_size"]:
-        text = (
-            f"{respondents['text']} graduating students answered the survey; the class size is not on record, "
-            "so there is no response rate."
+        first = phrase(
+            respondents, answered, "; the class size is not on record, so there is no response rate."
         )
     elif rate["kind"] == "value":
-        text = (
-            f"{respondents['text']} of {population['class_size']['text']} graduating students answered the survey, "
-            f"a response rate of {rate['percent']}."
+        first = phrase(
+            respondents,
+            " of ",
+            population["class_size"],
+            answered,
+            ", a response rate of ",
+            percent_of(rate),
+            ".",
         )
     elif rate["kind"] in ("more_than", "less_than"):
-        text = f"{respondents['text']} graduating students answered the survey, a response rate of {rate['percent']}."
+        first = phrase(respondents, answered, ", a response rate of ", percent_of(rate), ".")
     else:
-        text = f"{respondents['text']} graduating students answered the survey; the response rate is {_reason_hidden(f.k)}."
-    excluded = [f"{_in_words(cohorts['informal'])} who took part only in informal mentoring"]
+        first = phrase(respondents, answered, f"; the response rate is {_reason_hidden(f.k)}.", masked=True)
+    excluded = [phrase(_in_words(cohorts["informal"]), " who took part only in informal mentoring")]
     if cohorts["unclassified"]["text"] != "0":
-        excluded.append(f"{_in_words(cohorts['unclassified'])} who did not say whether they mentored")
-    text += (
-        f" Of them, {_in_words(cohorts['mentor'])} had mentored in the formal program and "
-        f"{_in_words(cohorts['non_mentor'])} had not; {_join(excluded)} are counted but left out of the "
-        "comparisons."
-    )
-    masked = respondents["masked"] or rate["masked"] or any(c["masked"] for c in cohorts.values())
-    findings.append({"text": text, "masked": masked})
-
-    distinct = next(v for v in value_items if v["metric_id"] == "value_distinct")
+        excluded.append(phrase(_in_words(cohorts["unclassified"]), " who did not say whether they mentored"))
     findings.append(
-        _share_sentence(
-            distinct["shares"][0], "all respondents", "agreed", METRICS["value_distinct"].clause, f.k
+        phrase(
+            first,
+            " Of them, ",
+            _in_words(cohorts["mentor"]),
+            " had mentored in the formal program and ",
+            _in_words(cohorts["non_mentor"]),
+            " had not; ",
+            join_phrases(excluded, " and "),
+            " are counted but left out of the comparisons.",
         )
     )
+    distinct = next(v for v in value_items if v["metric_id"] == "value_distinct")
+    clause = METRICS["value_distinct"].clause
+    findings.append(_share_sentence(distinct["shares"][0], "all respondents", "agreed", clause, f.k))
     for value in value_items:
         if value["metric_id"] != "value_distinct":
             findings.append(value["comparison"]["sentence"])
-    experience = [m["sentence"] for m in mentor_experience]
-    findings.append(
-        {"text": " ".join(s["text"] for s in experience), "masked": any(s["masked"] for s in experience)}
-    )
+    findings.append(join_phrases([m["sentence"] for m in mentor_experience]))
     findings.append(demographics["sentence"])
     top = reasons["top"]
     if top is not None:
         findings.append(
-            {
-                "text": f"The reason non-mentors gave most often for not taking part was “{top['label']}” "
-                f"({top['percent']['percent']} of the {reasons['denominator']['text']} who gave a reason; they "
-                "could give more than one).",
-                "masked": False,
-            }
+            phrase(
+                f"The reason non-mentors gave most often for not taking part was “{top['label']}” (",
+                percent_of(top["percent"]),
+                " of the ",
+                reasons["denominator"],
+                " who gave a reason; they could give more than one).",
+            )
         )
-    change = _change_finding(at_a_glance, hist)
+    change = _change_finding(at_a_glance)
     if change:
         findings.append(change)
     return findings
 
 
-def _change_finding(at_a_glance: Mapping[str, Any], hist: Mapping[str, Any]) -> dict[str, Any] | None:
+def _change_finding(at_a_glance: Mapping[str, Any]) -> dict[str, Any] | None:
     """Changes since the previous survey that Fisher's exact test calls changes, and trends found."""
     prior = at_a_glance["prior_year"]
     if prior is None:
@@ -748,19 +774,17 @@ def _change_finding(at_a_glance: Mapping[str, Any], hist: Mapping[str, Any]) -> 
     for row in at_a_glance["rows"][1:]:
         change = row["change"]
         if change.get("p_value") is not None and change["p_value"] < ALPHA:
-            changed.append(f"“{row['label']}” ({row['group'].lower()}) {change['text']}")
+            changed.append(phrase(f"“{row['label']}” ({row['group'].lower()}) ", change))
         if row["trend"].get("words") in ("rising", "falling"):
-            trends.append(
-                f"“{row['label']}” {row['trend']['words']} ({row['trend']['text'].split(': ', 1)[-1]})"
-            )
+            trends.append(phrase(f"“{row['label']}” ", row["trend"]))
     parts = []
     if changed:
-        parts.append(f"Compared with {prior}, these changed: {_join(changed)}.")
+        parts.append(phrase(f"Compared with {prior}, these changed: ", join_phrases(changed, "; "), "."))
     else:
-        parts.append(f"No share changed clearly from {prior} (Fisher's exact p < {ALPHA}).")
+        parts.append(phrase(f"No share changed clearly from {prior} (Fisher's exact p < {ALPHA})."))
     if trends:
-        parts.append(f"Over the years so far: {_join(trends)}.")
-    return {"text": " ".join(parts), "masked": False}
+        parts.append(phrase("Over the years so far: ", join_phrases(trends, "; "), "."))
+    return join_phrases(parts)
 
 
 def _methods(k: int) -> list[dict[str, str]]:
@@ -815,7 +839,7 @@ def _methods(k: int) -> list[dict[str, str]]:
             "definition": "How surprising the difference would be if there were no real difference; below 0.05 is "
             "conventionally called statistically significant. Fisher's exact test (two-sided) for "
             "mentor/non-mentor comparisons, women vs men and year-on-year changes; chi-square test "
-            "(no continuity correction) for specialty groups; Welch's t-test for age. With 40 to 60 "
+            "(no continuity correction) for specialty groups; Welch's t-test for age. With a few dozen "
             "students per group, a real but modest difference can easily fail to reach 0.05.",
         },
         {
@@ -919,6 +943,9 @@ def _chart_data(
                 {
                     "metric_id": column["metric_id"],
                     "label": column["label"],
+                    "breaks": next(
+                        list(m["breaks"]) for m in hist["trends"] if m["metric_id"] == column["metric_id"]
+                    ),
                     "points": [
                         {
                             "year": row["year"],
@@ -994,6 +1021,17 @@ def _chart_specs(context: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "caption": "Response rate and share of respondents who mentored in the formal program, by survey year.",
         },
     }
-    for name, spec in specs.items():
-        spec["width"], spec["height"] = CHART_SIZES[name]
+    # The alt text of a chart whose figures are in a table below says so and links it (aria-details).
+    specs["trends"]["details"] = "trend-tables"
+    specs["ratios"]["details"] = "ratio-table"
+    specs["participation"]["details"] = "participation-table"
+    # The e-mail digest has no history tables: its trend chart points to the at-a-glance table.
+    specs["trends"]["digest_alt"] = (
+        f"Line charts, one per question, of the share agreeing by survey year ({span}) for each group. "
+        "This year's figures, the change from the year before and the lowest and highest so far are in "
+        "the table “At a glance” above."
+    )
+    specs["trends"]["digest_details"] = "glance-table"
+    for name, (width, height) in chart_sizes(data).items():
+        specs[name]["width"], specs[name]["height"] = width, height
     return specs

@@ -17,7 +17,7 @@ them would hide most of the report to protect nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,6 +179,48 @@ def cell(text: str, *, masked: bool = False, no_data: bool = False, fig: str = "
     return {"text": text, "masked": masked, "no_data": no_data, "fig": fig}
 
 
+def phrase(*pieces: str | Mapping[str, Any], masked: bool = False) -> dict[str, Any]:
+    """A sentence whose figures stay tagged: text pieces and cells (their ``fig`` kept for the page).
+
+    Returns:
+        ``{"text", "parts", "masked"}``: the whole text (for the plain-text e-mail and the subject),
+        the parts (each ``{"text", "fig"}``) and whether anything in it is hidden.
+    """
+    parts: list[dict[str, str]] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            if parts and not parts[-1]["fig"]:
+                parts[-1]["text"] += piece
+            else:
+                parts.append({"text": piece, "fig": ""})
+            continue
+        masked = masked or bool(piece.get("masked"))
+        if "parts" in piece:  # a phrase inside a phrase
+            for part in piece["parts"]:
+                if part["fig"] or not parts or parts[-1]["fig"]:
+                    parts.append(dict(part))
+                else:
+                    parts[-1]["text"] += part["text"]
+            continue
+        parts.append({"text": str(piece["text"]), "fig": str(piece.get("fig") or "")})
+    return {"text": "".join(p["text"] for p in parts), "parts": parts, "masked": masked}
+
+
+def join_phrases(phrases: Sequence[Mapping[str, Any]], separator: str = " ") -> dict[str, Any]:
+    """Phrases one after the other as one sentence (or paragraph)."""
+    pieces: list[str | Mapping[str, Any]] = []
+    for i, p in enumerate(phrases):
+        if i:
+            pieces.append(separator)
+        pieces.append(p)
+    return phrase(*pieces)
+
+
+def percent_of(share: Mapping[str, Any]) -> dict[str, Any]:
+    """A share's percentage (or bound) as a cell for a sentence, tagged like the share in tables."""
+    return {"text": share["percent"], "fig": share.get("fig", ""), "masked": share.get("masked", False)}
+
+
 def share_bound(display: str, n: int, k: int) -> int | None:
     """The whole percent, a multiple of 5, that "<k" alone already implies for a hidden share of n.
 
@@ -220,7 +262,11 @@ def year_figures(marts: YearMarts, k: int) -> YearFigures:
     )
     # The core's decisions stand; a distribution that would need more is left out (protect omits it).
     protection = protect(
-        model, k, locked=core_protection.states, locked_statistics=core_protection.statistics
+        model,
+        k,
+        locked=core_protection.states,
+        locked_statistics=core_protection.statistics,
+        omitted=core_protection.omitted,
     )
     return YearFigures(marts, model, protection)
 

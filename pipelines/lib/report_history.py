@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.lib import report_format as fmt
-from pipelines.lib.report_figures import NO_DATA, NOT_SHOWN, YearFigures, cell, item
+from pipelines.lib.report_figures import NO_DATA, NOT_SHOWN, YearFigures, cell, item, percent_of, phrase
 from pipelines.lib.report_labels import COHORT_LABELS, METRICS, REASON_SHORT_LABELS, VALUE_ITEMS
 from pipelines.lib.stats import cochran_armitage
 
@@ -293,7 +293,7 @@ def ratio_cell(f: YearFigures, metric_id: str) -> dict[str, Any]:
     if row["rr_ci_low"] is not None and row["rr_ci_high"] is not None:
         text += f" ({fmt.interval_ratio(row['rr_ci_low'], row['rr_ci_high'])})"
     return {
-        **cell(text, fig=f"{f.year}:{stat}"),
+        **cell(text, fig=f"{f.year}:{stat}#rr"),
         "kind": "value",
         "ratio": row["risk_ratio"],
         "ci_low": row["rr_ci_low"],
@@ -436,23 +436,28 @@ def _range(cells: Sequence[Mapping[str, Any]], years: Sequence[int]) -> dict[str
     if len(known) == 1:
         return cell("first year")
 
-    values = [(c["proportion"], c) for c, _ in known if c["kind"] == "value"]
-    floors = [c["bound"] for c, _ in known if c["kind"] == "more_than"]
-    ceilings = [c["bound"] for c, _ in known if c["kind"] == "less_than"]
-    low = min(values, key=lambda vc: vc[0]) if values else None
-    high = max(values, key=lambda vc: vc[0]) if values else None
-    # A hidden year lies beyond its bound: the range's end is then "more than" (or "at least") that.
-    if ceilings and (low is None or min(ceilings) <= low[0]):
-        low_text = f"less than {round(100 * min(ceilings))}%"
-    elif ceilings:
-        low_text = f"at most {low[1]['percent']}"
+    # Each end is one year's printed share or bound, tagged as that year prints it.
+    values = sorted(((c["proportion"], y), percent_of(c)) for c, y in known if c["kind"] == "value")
+    floors = sorted(((c["bound"], y), percent_of(c)) for c, y in known if c["kind"] == "more_than")  # above
+    ceilings = sorted(((c["bound"], y), percent_of(c)) for c, y in known if c["kind"] == "less_than")  # below
+    # The lowest year: a year below a ceiling, or above a floor lower than every value, may be it.
+    low: tuple[Any, ...]
+    if ceilings and not (values and values[0][0][0] < ceilings[0][0][0]):
+        low = (ceilings[0][1],)
+    elif values and (ceilings or (floors and floors[0][0][0] < values[0][0][0])):
+        low = ("at most ", values[0][1])
+    elif values:
+        low = (values[0][1],)
     else:
-        low_text = low[1]["percent"]
-    if floors and (high is None or max(floors) >= high[0]):
-        high_text = f"more than {round(100 * max(floors))}%"
-    elif floors:
-        high_text = f"at least {high[1]['percent']}"
+        low = (floors[0][1],)
+    high: tuple[Any, ...]
+    if floors and not (values and values[-1][0][0] > floors[-1][0][0]):
+        high = (floors[-1][1],)
+    elif values and (floors or (ceilings and ceilings[-1][0][0] > values[-1][0][0])):
+        high = ("at least ", values[-1][1])
+    elif values:
+        high = (values[-1][1],)
     else:
-        high_text = high[1]["percent"]
+        high = (ceilings[-1][1],)
     first, last = min(years), max(years)
-    return cell(f"{low_text} to {high_text} ({fmt.span(first, last)})", masked=bool(floors or ceilings))
+    return phrase(*low, " to ", *high, f" ({fmt.span(first, last)})", masked=bool(floors or ceilings))
