@@ -1,7 +1,7 @@
 """E-mail of the yearly report: a multipart message, sent by SMTP or written to outbox/ as .eml.
 
-The message carries the report readable in the body (CSS inlined, charts as attachments referenced by
-Content-ID so they show without loading remote images), a plain-text part, and the full report as an
+The message carries the report readable in the body (CSS inlined, charts as inline parts referenced
+by Content-ID so they show without loading remote images), a plain-text part, and the full report as an
 attached HTML file (notes/domain.md §5).
 """
 
@@ -101,7 +101,13 @@ def build_report_message(
     message.add_alternative(inliner.inline(html), subtype="html")
     html_part = message.get_payload()[1]
     for name, path in images.items():
-        html_part.add_related(path.read_bytes(), "image", "png", cid=f"<{name}>", filename=path.name)
+        # Inline, said explicitly: given a file name alone, the email package marks the part as an
+        # attachment, and some clients then list each chart as one besides showing it.
+        html_part.add_related(
+            path.read_bytes(), "image", "png", cid=f"<{name}>", disposition="inline", filename=path.name
+        )
+    if images:
+        html_part.set_param("type", "text/html")  # RFC 2387: multipart/related names its root's type
     # As text with its charset: attached as bare bytes, mail readers guess the encoding and garble
     # every en dash and non-ASCII letter of the report.
     message.add_attachment(attachment_html, subtype="html", charset="utf-8", filename=attachment_name)
