@@ -601,10 +601,10 @@ def test_context_is_plain_data(context: dict) -> None:
 
 
 def test_text_summary(context: dict) -> None:
-    text = render_text_summary(context, attachment_name="ssm_report_2020.html")
+    text = render_text_summary(context, attachment_name="ssm_report_2020.pdf")
     assert text.startswith(context["title"])
     assert pct(FUNNEL_2020["respondents"], FUNNEL_2020["class_size"]) in text
-    assert "ssm_report_2020.html" in text and "attached" in text
+    assert "The full report is attached as a PDF (ssm_report_2020.pdf)" in " ".join(text.split())
     assert not re.search(r"<[A-Za-z/!]", text) and "&lt;" not in text  # plain text: no markup
     assert all(len(line) <= 80 for line in text.splitlines() if " " in line.strip())
 

@@ -99,7 +99,7 @@ def render_text_summary(context: Mapping[str, Any], attachment_name: str = "") -
 
     Args:
         context: The dict from ``load_report_context``.
-        attachment_name: File name of the attached full report, to point the reader at it.
+        attachment_name: File name of the attached full report (the PDF), to point the reader at it.
 
     Returns:
         Title, response rate, key findings, the small-cell note when a finding hides a figure, and a
@@ -131,8 +131,8 @@ def render_text_summary(context: Mapping[str, Any], attachment_name: str = "") -
     where = f" ({attachment_name})" if attachment_name else ""
     lines += [""]
     lines += _wrap(
-        f"The full report{where} is attached: open it in a web browser for the study population, the "
-        "tables by group, the trends over the years, the data-quality appendix and the methods."
+        f"The full report is attached as a PDF{where}: the study population, the tables by group, the "
+        "trends over the years, the data-quality appendix and the methods."
     )
     meta = context["meta"]
     lines += [""]
