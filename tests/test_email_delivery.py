@@ -3,7 +3,7 @@
 Promises (issue 5): the report reaches leadership as one multipart message whose images resolve by
 Content-ID, with a plain-text part and the full report attached, no free text and small cells masked;
 (issue 14) the images are inline parts, the report is attached as a PDF with the report's figures as
-text, made once per report content;
+text, made once per report content, and the subject is the one written beside the report;
 an unchanged report is not sent again, --force sends it again; a refused or dropped connection is
 retried and the message arrives exactly once; a permanent refusal is not retried and the ledger says
 so; a failed run e-mails the analysts, once, and never leadership.
@@ -32,6 +32,7 @@ import duckdb
 import pytest
 
 from pipelines.lib.mail import SmtpSettings, build_report_message, send_smtp
+from pipelines.lib.rendering import SUBJECT_MAX
 from tests.conftest import BuiltPipeline, pipeline_env, pipeline_environment
 from tests.report_email_parts import attached_pdf, figure_differences, pdf_text, report_message_problems
 from tests.smtp_server import smtp_env, smtp_server
@@ -94,6 +95,8 @@ def test_report_reaches_leadership_once_through_smtp(data_copy: Path) -> None:
         assert 'style="' in html
         assert f"attached as a PDF (ssm_report_{YEAR}.pdf)" in " ".join(plain.split())
         report_dir = data_copy / "reports" / YEAR
+        subject = (report_dir / "email_subject.txt").read_text(encoding="utf-8").strip()
+        assert message["Subject"] == subject and YEAR in subject and len(subject) <= SUBJECT_MAX
         # The attachment is the PDF kept beside the report, printed from it: every figure of the
         # report is in its text, and none that the report does not show.
         pdf = attached_pdf(message)

@@ -26,6 +26,7 @@ MARTS_READ = (
 REPORT_FILE = "report.html"
 EMAIL_HTML_FILE = "email.html"
 EMAIL_TEXT_FILE = "email.txt"
+EMAIL_SUBJECT_FILE = "email_subject.txt"
 # From this many years in a run, charts are drawn in worker processes: a worker first imports
 # matplotlib (about 2 s), which a few years' charts do not repay.
 PARALLEL_MIN_YEARS = 8
@@ -104,7 +105,7 @@ def _finish_report(
     context: dg.AssetExecutionContext, survey: SurveyConfig, year: int, report_context: dict, charts: dict
 ) -> dict:
     """Write one year's HTML beside its charts and swap the folder into reports/<year>/; returns its metadata."""
-    from pipelines.lib.rendering import render_report_html, render_text_summary
+    from pipelines.lib.rendering import email_subject, render_report_html, render_text_summary
 
     final_dir = survey.reports_dir / str(year)
     staging_dir = _staging_path(survey, year)
@@ -125,6 +126,7 @@ def _finish_report(
     )
     summary = render_text_summary(report_context, attachment_name=attached)
     (staging_dir / EMAIL_TEXT_FILE).write_text(summary, encoding="utf-8")
+    (staging_dir / EMAIL_SUBJECT_FILE).write_text(email_subject(report_context) + "\n", encoding="utf-8")
     digest = hashlib.sha256(report_html.encode("utf-8")).hexdigest()
     # The PDF of an unchanged report (made when it was e-mailed) stays: it is not printed again.
     keep_pdf_of_unchanged_report(final_dir, staging_dir, digest)
@@ -166,6 +168,8 @@ def report_email(
     mailer: Mailer,
 ) -> dg.MaterializeResult:
     """The yearly report e-mailed to the leadership list once per content (ledger: ops.report_emails)."""
+    from pipelines.lib.rendering import email_subject
+
     year = int(context.partition_key)
     report_dir = survey.reports_dir / str(year)
     report_path = report_dir / REPORT_FILE
@@ -220,8 +224,14 @@ def report_email(
     context.log.info(
         f"PDF of the {year} report: {pdf_path} ({'printed' if pdf_made else 'unchanged, kept'})."
     )
+    subject_path = report_dir / EMAIL_SUBJECT_FILE
+    subject = (
+        subject_path.read_text(encoding="utf-8").strip()
+        if subject_path.is_file()  # a report folder rendered before the subject was written beside it
+        else email_subject({"survey_year": year})
+    )
     message = build_report_message(
-        subject=f"Student/student mentoring survey {year}: yearly report",
+        subject=subject,
         sender=mailer.mail_from,
         recipients=due,
         html=body_html,
