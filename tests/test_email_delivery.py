@@ -2,6 +2,8 @@
 
 Promises (issue 5): the report reaches leadership as one multipart message whose images resolve by
 Content-ID, with a plain-text part and the full report attached, no free text and small cells masked;
+(issue 14) the images are inline parts, the report is attached as a PDF with the report's figures as
+text, made once per report content, and the subject is the one written beside the report;
 an unchanged report is not sent again, --force sends it again; a refused or dropped connection is
 retried and the message arrives exactly once; a permanent refusal is not retried and the ledger says
 so; a failed run e-mails the analysts, once, and never leadership.
@@ -15,12 +17,13 @@ arrives; an unchanged report sends nothing and adds no ledger row, a changed one
 
 from __future__ import annotations
 
+import hashlib
 import os
-import re
 import shutil
 import signal
 import subprocess
 import time
+from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -29,7 +32,9 @@ import duckdb
 import pytest
 
 from pipelines.lib.mail import SmtpSettings, build_report_message, send_smtp
+from pipelines.lib.rendering import SUBJECT_MAX
 from tests.conftest import BuiltPipeline, pipeline_env, pipeline_environment
+from tests.report_email_parts import attached_pdf, figure_differences, pdf_text, report_message_problems
 from tests.smtp_server import smtp_env, smtp_server
 from tests.test_cli import PROJECT_ROOT, SSM, ssm
 
@@ -38,6 +43,7 @@ ANALYSTS = "ir-analyst@med.example.edu"
 YEAR = "2021"
 DEAN, ASSOCIATE = (address.strip() for address in LEADERSHIP.split(","))
 FAST_RETRIES = {"SSM_SMTP_BACKOFF_SECONDS": "0.05"}  # retries in tests need not wait 2 s, then 4 s
+TINY_PDF = b"%PDF-1.4\n%%EOF\n"  # the mechanics of sending do not look inside the attachment
 
 
 @pytest.fixture
@@ -81,28 +87,29 @@ def test_report_reaches_leadership_once_through_smtp(data_copy: Path) -> None:
         assert ANALYSTS not in received.rcpt_tos
         message = received.message
 
-        # Structure: text and HTML alternatives, images related to the HTML, the report attached.
-        assert message.get_content_type() == "multipart/mixed"
-        plain = message.get_body(preferencelist=("plain",))
+        # Structure: mixed [alternative [text, related [HTML, inline images]], PDF attachment].
+        assert report_message_problems(message, YEAR) == []
+        plain = message.get_body(preferencelist=("plain",)).get_content()
         html = message.get_body(preferencelist=("html",)).get_content()
-        assert YEAR in plain.get_content() and "<style" not in html  # CSS inlined, not in a style block
+        assert YEAR in plain and "<style" not in html  # CSS inlined, not in a style block
         assert 'style="' in html
-        content_ids = {part["Content-ID"].strip("<>") for part in message.walk() if part["Content-ID"]}
-        cid_sources = {src[4:] for src in re.findall(r'<img[^>]+src="(cid:[^"]+)"', html)}
-        assert cid_sources and cid_sources <= content_ids
-        images = [p for p in message.walk() if p.get_content_maintype() == "image"]
-        assert all(p.get_content().startswith(b"\x89PNG") for p in images)
-        (attachment,) = [
-            p for p in message.iter_attachments() if p.get_filename() == f"ssm_report_{YEAR}.html"
-        ]
-        # Text parts travel with CRLF line ends (MIME canonical form); the content is the report's.
-        attached = attachment.get_content().replace("\r\n", "\n")
-        assert attached == (data_copy / "reports" / YEAR / "report.html").read_text(encoding="utf-8")
+        assert f"attached as a PDF (ssm_report_{YEAR}.pdf)" in " ".join(plain.split())
+        report_dir = data_copy / "reports" / YEAR
+        subject = (report_dir / "email_subject.txt").read_text(encoding="utf-8").strip()
+        assert message["Subject"] == subject and YEAR in subject and len(subject) <= SUBJECT_MAX
+        # The attachment is the PDF kept beside the report, printed from it: every figure of the
+        # report is in its text, and none that the report does not show.
+        pdf = attached_pdf(message)
+        assert pdf == (report_dir / "report.pdf").read_bytes()
+        report_html = (report_dir / "report.html").read_text(encoding="utf-8")
+        assert figure_differences(report_html, pdf) == (Counter(), Counter())
+        pdf_key = (report_dir / "report.pdf.sha256").read_text()
+        assert pdf_key.strip() == hashlib.sha256(report_html.encode()).hexdigest()
 
-        # No free text anywhere in the message; small cells masked with their footnote.
+        # No free text anywhere in the message, the PDF's text included; small cells masked.
         texts = free_texts(data_copy)
         assert texts, "the demo year should carry free text for this test to mean something"
-        everything = decoded_parts(message)
+        everything = decoded_parts(message) + pdf_text(pdf)
         assert not [t for t in texts if t in everything]
         assert "&lt;5" in html and 'href="#fn-small-cells"' in html
 
@@ -115,6 +122,9 @@ def test_report_reaches_leadership_once_through_smtp(data_copy: Path) -> None:
         nothing_new = ssm(data_copy, "run", env_extra=env)
         assert nothing_new.returncode == 0 and "Nothing new" in nothing_new.stdout, nothing_new.stderr
         assert len(server.received) == 1 and len(ledger(data_copy)) == 2
+        # The report was rendered again, unchanged: its PDF was kept, not printed again.
+        assert (report_dir / "report.pdf").read_bytes() == pdf
+        assert (report_dir / "report.pdf.sha256").read_text() == pdf_key
 
         # A changed report (here a larger small-cell threshold k changes what is masked) is sent.
         changed = ssm(
@@ -126,6 +136,9 @@ def test_report_reaches_leadership_once_through_smtp(data_copy: Path) -> None:
             and "&lt;6" in server.received[1].message.get_body(("html",)).get_content()
         )
         assert len(ledger(data_copy)) == 4
+        # ... with a PDF printed from the changed report.
+        assert "<6" in pdf_text(attached_pdf(server.received[1].message))
+        assert (report_dir / "report.pdf.sha256").read_text() != pdf_key
 
         # Forced: the first report (k = 5 again, already sent) once more, with its own Message-ID.
         forced = ssm(data_copy, "report", "--year", YEAR, "--send", "--force", env_extra=env)
@@ -154,8 +167,8 @@ def sample_message() -> EmailMessage:
         html="<p>report</p>",
         text="report",
         images={},
-        attachment_name="report.html",
-        attachment_html="<p>report</p>",
+        attachment_name="report.pdf",
+        attachment_pdf=TINY_PDF,
         message_id="<fixed@med.example.edu>",
     )
 
@@ -295,17 +308,17 @@ def test_server_silent_after_the_whole_message_is_not_sent_twice() -> None:
 def test_dropped_mid_message_is_retried_and_one_whole_message_arrives() -> None:
     """The connection dropped while a large message (1 MB attachment) is on its way: retried, and the
     server keeps exactly one message, complete (the attachment byte for byte)."""
-    big = "<p>" + "report line with numbers 0123456789 " * 28_000 + "</p>\n"
+    big = TINY_PDF + bytes(range(256)) * 4_000
     message = sample_message()
-    message.get_payload()[1].set_content(big, subtype="html", charset="utf-8", disposition="attachment",
-                                         filename="report.html")  # fmt: skip
+    message.get_payload()[1].set_content(big, "application", "pdf", disposition="attachment",
+                                         filename="report.pdf")  # fmt: skip
     with smtp_server(faults=["drop"]) as (server, port):
         outcome = send_smtp(message, local_smtp(port), backoff_seconds=0.01)
     assert outcome.outcome == "sent" and outcome.attempts == 2
     assert server.data_commands == 2
     (received,) = server.received
     (attachment,) = received.message.iter_attachments()
-    assert attachment.get_content().replace("\r\n", "\n") == big
+    assert attachment.get_content() == big
     assert received.message["Message-ID"] == message["Message-ID"]
 
 
@@ -339,7 +352,7 @@ def test_one_refused_recipient_does_not_stop_the_others() -> None:
 def test_refused_recipient_is_on_the_ledger_and_alone_is_tried_again(data_copy: Path) -> None:
     """`ssm report --send` with one leadership address refused at RCPT: the others get the report,
     the ledger says sent for them and refused for it, the command fails naming the address and the
-    reason; the next send goes to the refused address only."""
+    reason; the next send goes to the refused address only, with the PDF made for the first."""
     with smtp_server(refused_recipients={ASSOCIATE}) as (server, port):
         env = {**smtp_env(port), "SSM_REPORT_RECIPIENTS": LEADERSHIP}
         first = ssm(data_copy, "report", "--year", YEAR, "--send", env_extra=env)
@@ -354,6 +367,9 @@ def test_refused_recipient_is_on_the_ledger_and_alone_is_tried_again(data_copy: 
         assert second.returncode == 0, second.stdout + second.stderr
         assert [r.rcpt_tos for r in server.received] == [[DEAN], [ASSOCIATE]]
         assert [(r, o) for r, o, _ in ledger(data_copy)][2:] == [(ASSOCIATE, "sent")]
+        # The same report: the same PDF, not printed again (a new print has another creation date).
+        first_pdf, second_pdf = (attached_pdf(r.message) for r in server.received)
+        assert first_pdf == second_pdf
 
 
 def test_send_killed_midway_is_not_repeated_and_the_ledger_says_so(data_copy: Path) -> None:

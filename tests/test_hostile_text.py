@@ -36,8 +36,10 @@ import pytest
 from openpyxl import load_workbook
 
 from pipelines.lib.mail import build_report_message
+from pipelines.lib.pdf import html_to_pdf
 from pipelines.lib.rendering import TEMPLATES_DIR, render_report_html
 from pipelines.lib.report_data import load_report_context
+from tests.report_email_parts import active_pdf_content, attached_pdf, html_visible_text, pdf_text, words
 from tests.seeded_deliveries import (
     CLASS_SIZES,
     CSV_PAYLOADS,
@@ -266,13 +268,23 @@ def test_templates_have_no_active_content() -> None:
 def test_reports_and_emails_carry_no_markup_from_the_delivery(run: SeededRun) -> None:
     """HTML/script in every text field of a delivery is escaped in reports: the reports of the three
     loaded years, their e-mail bodies and the e-mail as the SMTP server received it (body and attached
-    report) hold no script element, event handler, javascript: URL or unescaped payload."""
+    report) hold no script element, event handler, javascript: URL or unescaped payload. The attached
+    report is a PDF: it holds no script, action, form, embedded file or outside link, and its text is
+    the report's text, word for word (a payload that reaches the report is the same inert text there)."""
     documents = report_documents(run)
-    assert sum(1 for name in documents if name.startswith("e-mail")) == 2  # the body and the attached report
+    assert sum(1 for name in documents if name.startswith("e-mail")) == 1  # the body (the report is a PDF)
     for raw in run.messages:  # the other message, the analysts' alert about 2017, is plain text
         message = email.message_from_bytes(raw.data, policy=policy.default)
         assert raw.rcpt_tos == [LEADERSHIP] or message.get_content_type() == "text/plain"
     assert {name: active_content(html) for name, html in documents.items() if active_content(html)} == {}
+
+    (sent,) = [raw for raw in run.messages if raw.rcpt_tos == [LEADERSHIP]]
+    pdf = attached_pdf(email.message_from_bytes(sent.data, policy=policy.default))
+    assert active_pdf_content(pdf) == []
+    report_html = documents[f"{REPORT_YEAR}/report.html"]
+    printed = pdf_text(pdf)
+    assert words(printed) == words(html_visible_text(report_html))
+    assert SSTI_RESULT not in printed
 
 
 def poisoned(value: Any, counter: list[int]) -> Any:
@@ -290,21 +302,29 @@ def poisoned(value: Any, counter: list[int]) -> Any:
 def test_every_text_field_of_the_report_is_escaped(run: SeededRun) -> None:
     """Whatever text the warehouse hands the report, it is escaped: the real report context of the
     seeded year with every string (labels, sentences, cells, notes, chart captions and alt texts, the
-    footer) replaced by a payload renders, and survives the e-mail's CSS inlining, without active
-    content, and the payloads are there as text."""
+    footer) replaced by a payload renders, and survives the e-mail's CSS inlining and printing to PDF,
+    without active content, and the payloads are there as text."""
     with duckdb.connect(str(run.root / "warehouse.duckdb"), read_only=True) as con:
         context = load_report_context(con, REPORT_YEAR, 5, meta={"code_version": "x", "source_sha256": "y"})
     counter = [0]
     hostile = poisoned(context, counter)
     assert counter[0] > 100  # the context is mostly text
     images = {name: f"{name}.png" for name in context["charts"]}
-    for html in (render_report_html(hostile, images), render_report_html(hostile, images, trend_years=3)):
+    full = render_report_html(hostile, images)
+    for html in (full, render_report_html(hostile, images, trend_years=3)):
         assert active_content(html) == []
         assert "&lt;script&gt;alert(" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
         message: EmailMessage = build_report_message(
             subject="test", sender="ssm@med.example.edu", recipients=[LEADERSHIP], html=html, text="text",
-            images={}, attachment_name="report.html", attachment_html=html, message_id="<x@med.example.edu>",
+            images={}, attachment_name="report.pdf", attachment_pdf=b"%PDF-1.4\n%%EOF\n",
+            message_id="<x@med.example.edu>",
         )  # fmt: skip
         inlined = message.get_body(preferencelist=("html",)).get_content()
         assert active_content(inlined) == []
         assert "&lt;script&gt;alert(" in inlined
+    # Printed to PDF, the same report shows the payloads as text, and nothing in the PDF can run.
+    pdf = html_to_pdf(full)
+    printed = " ".join(pdf_text(pdf).split())
+    assert active_pdf_content(pdf) == []
+    assert '<script>alert("xss-1")</script>' in printed and "<img src=x onerror=alert(2)>" in printed
+    assert SSTI_RESULT not in printed

@@ -8,7 +8,9 @@ that requires a login), the scans read every table and column of warehouse.duckd
 value as text), every file of the data folder except the deliveries themselves (landing/, archive/):
 reports, outbox, logs, alerts, dbt's target folder and Dagster's storage (dagster_home: run and event
 log SQLite files, compute logs), every e-mail the server received (raw bytes and decoded parts), and
-what the commands printed. Each scan has a positive control, so that "not found" means something.
+what the commands printed. A PDF (the report's, attached to the e-mail and kept beside the report) is
+read as its text too: its streams are compressed, so its bytes alone would hide a name. Each scan has a
+positive control, so that "not found" means something.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import duckdb
 import pytest
 
 from pipelines.lib.privacy import hash_response_id
+from tests.report_email_parts import attached_pdf, pdf_text
 from tests.seeded_deliveries import (
     ANALYSTS,
     FREE_TEXT_NAME,
     IDENTIFIERS,
     LEADERSHIP,
     REFUSED_IDENTIFIERS,
+    REPORT_YEAR,
     RESPONSE_ID_PREFIX,
     SALT,
     SMTP_PASSWORD,
@@ -61,18 +65,28 @@ def warehouse_texts(root: Path) -> dict[str, str]:
 
 
 def data_files(root: Path, *, deliveries: bool = False) -> dict[str, bytes]:
-    """Every file of the data folder (without landing/ and archive/ unless asked), lower-cased bytes."""
+    """Every file of the data folder (without landing/ and archive/ unless asked), lower-cased bytes;
+    a PDF's bytes followed by its text."""
     files = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if not path.is_file() or (not deliveries and relative.parts[0] in DELIVERY_FOLDERS):
             continue
-        files[str(relative)] = path.read_bytes().lower()
+        data = path.read_bytes()
+        if data.startswith(b"%PDF-"):
+            data += b"\n" + readable(data).encode()
+        files[str(relative)] = data.lower()
     return files
 
 
+def readable(pdf: bytes) -> str:
+    """A PDF's text, and the same without whitespace (a line may break inside an address or a name)."""
+    text = pdf_text(pdf)
+    return text + "\n" + "".join(text.split())
+
+
 def email_texts(run: SeededRun) -> list[str]:
-    """Each received message: its raw bytes and every decoded part, lower-cased."""
+    """Each received message: its raw bytes and every decoded part (a PDF as its text), lower-cased."""
     texts = []
     for raw in run.messages:
         message = email.message_from_bytes(raw.data, policy=policy.default)
@@ -81,7 +95,9 @@ def email_texts(run: SeededRun) -> list[str]:
             if part.is_multipart():
                 continue
             payload = part.get_payload(decode=True) or b""
-            parts.append(payload.decode("utf-8", "replace"))
+            parts.append(
+                readable(payload) if payload.startswith(b"%PDF-") else payload.decode("utf-8", "replace")
+            )
         texts.append("\n".join(parts).lower())
     return texts
 
@@ -133,6 +149,12 @@ def test_the_run_did_what_the_scans_assume(run: SeededRun) -> None:
     assert any(b"ssm_survey_2019.csv" in files[name] for name in event_logs)  # metadata of the ingest run
     assert any(name.startswith("dagster_home/storage/") for name in files)  # compute logs
     assert any(name.startswith("logs/") for name in files)
+    # The scans read the report's PDF as text, in the data folder and in the e-mail.
+    title = f"student/student mentoring survey {REPORT_YEAR}"
+    assert title.encode() in files[f"reports/{REPORT_YEAR}/report.pdf"]
+    (report,) = [m for m in run.messages if m.rcpt_tos == [LEADERSHIP]]
+    printed = pdf_text(attached_pdf(email.message_from_bytes(report.data, policy=policy.default))).lower()
+    assert title in printed and any(printed in text for text in email_texts(run))
     # The byte scan finds what is there: every identifier is in the deliveries it skips.
     deliveries = b"\n".join(
         data for name, data in data_files(run.root, deliveries=True).items() if name not in files

@@ -21,7 +21,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from pipelines.lib import masking
 from pipelines.lib.charts import render_charts
-from pipelines.lib.rendering import render_report_html, render_text_summary
+from pipelines.lib.rendering import SUBJECT_MAX, email_subject, render_report_html, render_text_summary
 from pipelines.lib.report_data import ReportDataError, load_report_context
 
 K = 5
@@ -608,12 +608,33 @@ def test_context_is_plain_data(context: dict) -> None:
 
 
 def test_text_summary(context: dict) -> None:
-    text = render_text_summary(context, attachment_name="ssm_report_2020.html")
+    text = render_text_summary(context, attachment_name="ssm_report_2020.pdf")
     assert text.startswith(context["title"])
     assert pct(FUNNEL_2020["respondents"], FUNNEL_2020["class_size"]) in text
-    assert "ssm_report_2020.html" in text and "attached" in text
+    assert "The full report is attached as a PDF (ssm_report_2020.pdf)" in " ".join(text.split())
     assert not re.search(r"<[A-Za-z/!]", text) and "&lt;" not in text  # plain text: no markup
     assert all(len(line) <= 80 for line in text.splitlines() if " " in line.strip())
+
+
+def test_email_subject_carries_the_headline() -> None:
+    """The subject: "SSM survey <year>: <headline>", at most SUBJECT_MAX characters on one line;
+    without a headline, the subject of old. Too long, the headline keeps its first clauses whole."""
+    assert email_subject({"survey_year": 2025}) == "Student/student mentoring survey 2025: yearly report"
+    short = "96% value student/student mentoring; 63% answered"
+    assert email_subject({"survey_year": 2025, "headline": short}) == f"SSM survey 2025: {short}"
+    long = "96% value student/student mentoring; 63% of the class answered, the most since 2016"
+    assert email_subject({"survey_year": 2025, "headline": long}) == (
+        "SSM survey 2025: 96% value student/student mentoring"
+    )
+    one_clause = "mentors " * 20
+    subject = email_subject({"survey_year": 2025, "headline": one_clause})
+    assert len(subject) <= SUBJECT_MAX and subject.endswith("mentors\u2026")
+    # A line break or control character in the headline never reaches the header.
+    spliced = email_subject({"survey_year": 2025, "headline": "96% agree\r\nBcc: x@example.com\x00"})
+    assert spliced == "SSM survey 2025: 96% agree Bcc: x@example.com"
+    for headline in (short, long, one_clause, ""):
+        subject = email_subject({"survey_year": 2025, "headline": headline})
+        assert len(subject) <= SUBJECT_MAX and subject.isprintable()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def resolved(definitions):
             refusal = failure.description
         message = build_report_message(
             subject="t", sender="a@example.edu", recipients=["b@example.edu"], html="<p>t</p>", text="t",
-            images={}, attachment_name="t.html", attachment_html="<p>t</p>",
+            images={}, attachment_name="t.pdf", attachment_pdf=b"%PDF-1.4\\n%%EOF\\n",
         )
         outcome = send_smtp(message, r.mailer.smtp(), attempts=1)
         return {"salt": r.survey.response_salt, "user": r.mailer.smtp_user,

@@ -1,8 +1,8 @@
 """E-mail of the yearly report: a multipart message, sent by SMTP or written to outbox/ as .eml.
 
-The message carries the report readable in the body (CSS inlined, charts as attachments referenced by
-Content-ID so they show without loading remote images), a plain-text part, and the full report as an
-attached HTML file (notes/domain.md §5).
+The message carries the report readable in the body (CSS inlined, charts as inline parts referenced
+by Content-ID so they show without loading remote images), a plain-text part, and the full report as
+an attached PDF: mail gateways often hold back .html attachments (spec §9 rev 2, notes/domain.md §5).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def build_report_message(
     text: str,
     images: dict[str, Path],
     attachment_name: str,
-    attachment_html: str,
+    attachment_pdf: bytes,
     message_id: str | None = None,
 ) -> EmailMessage:
     """Assemble the report e-mail.
@@ -83,13 +83,19 @@ def build_report_message(
         html: the report HTML whose <img> tags use src="cid:<name>" for each key of images.
         text: the plain-text part.
         images: Content-ID name -> PNG file.
-        attachment_name: file name of the attached full report.
-        attachment_html: the full report as saved on disk.
+        attachment_name: file name of the attached full report (ssm_report_<year>.pdf).
+        attachment_pdf: the full report as a PDF.
         message_id: a fixed Message-ID (so a retried send is recognisably the same message).
 
     Returns:
-        The message: multipart/mixed [multipart/alternative [text, multipart/related [html, images]], report].
+        The message: multipart/mixed [multipart/alternative [text/plain, multipart/related [text/html,
+        image/png inline, ...]], application/pdf attachment].
+
+    Raises:
+        ValueError: attachment_pdf is not a PDF.
     """
+    if not attachment_pdf.startswith(b"%PDF-"):
+        raise ValueError(f"attachment_pdf for {attachment_name} is not a PDF (it must start with %PDF-)")
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = sender
@@ -101,10 +107,14 @@ def build_report_message(
     message.add_alternative(inliner.inline(html), subtype="html")
     html_part = message.get_payload()[1]
     for name, path in images.items():
-        html_part.add_related(path.read_bytes(), "image", "png", cid=f"<{name}>", filename=path.name)
-    # As text with its charset: attached as bare bytes, mail readers guess the encoding and garble
-    # every en dash and non-ASCII letter of the report.
-    message.add_attachment(attachment_html, subtype="html", charset="utf-8", filename=attachment_name)
+        # Inline, said explicitly: given a file name alone, the email package marks the part as an
+        # attachment, and some clients then list each chart as one besides showing it.
+        html_part.add_related(
+            path.read_bytes(), "image", "png", cid=f"<{name}>", disposition="inline", filename=path.name
+        )
+    if images:
+        html_part.set_param("type", "text/html")  # RFC 2387: multipart/related names its root's type
+    message.add_attachment(attachment_pdf, "application", "pdf", filename=attachment_name)
     return message
 
 

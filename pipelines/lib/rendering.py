@@ -97,7 +97,7 @@ def render_text_summary(context: Mapping[str, Any], attachment_name: str = "") -
 
     Args:
         context: One year's dict from ``load_report_contexts``.
-        attachment_name: File name of the attached full report, to point the reader at it.
+        attachment_name: File name of the attached full report (the PDF), to point the reader at it.
 
     Returns:
         Title, headline, key findings, the at-a-glance figures, the small-group note when something is
@@ -141,3 +141,42 @@ def _wrap(text: str, bullet: str = "") -> list[str]:
         break_long_words=False,
         break_on_hyphens=False,
     ) or [""]
+
+
+#: The longest subject. RFC 5322 (§2.1.1) asks for lines of at most 78 characters; a 360 px phone shows
+#: about 35 of them in its inbox list and the whole subject, in two or three lines, in the message.
+SUBJECT_MAX = 78
+
+
+def email_subject(context: Mapping[str, Any]) -> str:
+    """The report e-mail's subject: the survey, the year and the year's headline.
+
+    "SSM survey 2025: <headline>", where the headline (``context["headline"]``, a short sentence of
+    the year's figures, made by ``load_report_context`` from the marts) is the only text taken from the
+    context besides the year: nothing a respondent wrote can reach the subject. Too long for
+    SUBJECT_MAX, the headline loses its last "; "-separated clauses, then (one clause left) its last
+    words, marked with an ellipsis. Without a headline: "Student/student mentoring survey 2025:
+    yearly report".
+
+    Args:
+        context: The dict from ``load_report_context`` (``survey_year``, and ``headline`` if it has one).
+
+    Returns:
+        One line of at most SUBJECT_MAX characters.
+    """
+    year = context["survey_year"]
+    # One line: no control character or line break can reach a mail header.
+    headline = " ".join("".join(c if c.isprintable() else " " for c in context.get("headline") or "").split())
+    if not headline:
+        return f"Student/student mentoring survey {year}: yearly report"
+    prefix = f"SSM survey {year}: "
+    clauses = headline.split("; ")
+    while len(clauses) > 1 and len(prefix) + len("; ".join(clauses)) > SUBJECT_MAX:
+        clauses.pop()
+    subject = prefix + "; ".join(clauses)
+    if len(subject) > SUBJECT_MAX:
+        cut = subject[: SUBJECT_MAX - 1]
+        if subject[SUBJECT_MAX - 1] != " ":  # in the middle of a word: leave the word out
+            cut = cut.rsplit(" ", 1)[0]
+        subject = cut.rstrip(" ,;:") + "\u2026"
+    return subject

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import Mailer, SurveyConfig, Warehouse
 from pipelines.lib import email_ledger
 from pipelines.lib.mail import SendOutcome, build_report_message, send_smtp, write_to_outbox
+from pipelines.lib.pdf import PdfError, keep_pdf_of_unchanged_report, report_pdf
 from pipelines.lib.versioning import code_version
 
 MARTS_READ = (
@@ -24,13 +26,14 @@ MARTS_READ = (
 REPORT_FILE = "report.html"
 EMAIL_HTML_FILE = "email.html"
 EMAIL_TEXT_FILE = "email.txt"
+EMAIL_SUBJECT_FILE = "email_subject.txt"
 # From this many years in a run, charts are drawn in worker processes: a worker first imports
 # matplotlib (about 2 s), which a few years' charts do not repay.
 PARALLEL_MIN_YEARS = 8
 
 
 def attachment_name(year: int) -> str:
-    """File name of the full report attached to the year's e-mail."""
+    """The file name of the report's PDF as the e-mail attaches it."""
     return f"ssm_report_{year}.pdf"
 
 
@@ -112,6 +115,7 @@ def _finish_report(
     """Write one year's HTML beside its charts and swap the folder into reports/<year>/; returns its metadata."""
     from pipelines.lib.rendering import (
         EMAIL_CHARTS,
+        email_subject,
         render_email_html,
         render_report_html,
         render_text_summary,
@@ -131,6 +135,10 @@ def _finish_report(
     )
     summary = render_text_summary(report_context, attachment_name=attachment)
     (staging_dir / EMAIL_TEXT_FILE).write_text(summary, encoding="utf-8")
+    (staging_dir / EMAIL_SUBJECT_FILE).write_text(email_subject(report_context) + "\n", encoding="utf-8")
+    digest = hashlib.sha256(report_html.encode("utf-8")).hexdigest()
+    # The PDF of an unchanged report (made when it was e-mailed) stays: it is not printed again.
+    keep_pdf_of_unchanged_report(final_dir, staging_dir, digest)
     # Swap the finished folder in whole: readers never see half a report.
     old_dir = survey.reports_dir / f".{year}.old"
     shutil.rmtree(old_dir, ignore_errors=True)
@@ -138,7 +146,6 @@ def _finish_report(
         final_dir.rename(old_dir)
     staging_dir.rename(final_dir)
     shutil.rmtree(old_dir, ignore_errors=True)
-    digest = hashlib.sha256(report_html.encode("utf-8")).hexdigest()
     context.log.info(f"Report for {year}: {final_dir / REPORT_FILE}")
     return {
         "path": dg.MetadataValue.path(str(final_dir / REPORT_FILE)),
@@ -170,6 +177,8 @@ def report_email(
     mailer: Mailer,
 ) -> dg.MaterializeResult:
     """The yearly report e-mailed to the leadership list once per content (ledger: ops.report_emails)."""
+    from pipelines.lib.rendering import email_subject
+
     year = int(context.partition_key)
     report_dir = survey.reports_dir / str(year)
     report_path = report_dir / REPORT_FILE
@@ -205,16 +214,40 @@ def report_email(
     attempt_tag = f"-{datetime.now(UTC):%Y%m%d%H%M%S}" if config.force else ""
     # The same report gets the same Message-ID, so a retried delivery is recognisably one message.
     message_id = f"<ssm-report-{year}-{digest[:16]}{attempt_tag}@{domain}>"
-    images = {p.stem: p for p in sorted(report_dir.glob("*.png"))}
+    body_html = (report_dir / EMAIL_HTML_FILE).read_text(encoding="utf-8")
+    # The charts the body shows (by Content-ID), each an inline part; no other image travels.
+    shown = sorted(set(re.findall(r"""src\s*=\s*["']cid:([\w.-]+)["']""", body_html)))
+    images = {name: report_dir / f"{name}.png" for name in shown}
+    if missing := [str(path) for path in images.values() if not path.is_file()]:
+        raise dg.Failure(
+            description=f"The {year} e-mail shows charts that are not there ({', '.join(missing)}): "
+            f"run `ssm report --year {year}` again.",
+            allow_retries=False,
+        )
+    # Printed here, not with the report: only the year being sent needs one (1-2 s each), and only
+    # once per content (reports/<year>/report.pdf, kept for the analyst, keyed to report.html's SHA-256).
+    try:
+        pdf_path, pdf_made = report_pdf(report_dir, report_html, digest)
+    except PdfError as exc:
+        raise dg.Failure(description=f"The {year} report was not sent: {exc}", allow_retries=False) from exc
+    context.log.info(
+        f"PDF of the {year} report: {pdf_path} ({'printed' if pdf_made else 'unchanged, kept'})."
+    )
+    subject_path = report_dir / EMAIL_SUBJECT_FILE
+    subject = (
+        subject_path.read_text(encoding="utf-8").strip()
+        if subject_path.is_file()  # a report folder rendered before the subject was written beside it
+        else email_subject({"survey_year": year})
+    )
     message = build_report_message(
-        subject=f"Student/student mentoring survey {year}: yearly report",
+        subject=subject,
         sender=mailer.mail_from,
         recipients=due,
-        html=(report_dir / EMAIL_HTML_FILE).read_text(encoding="utf-8"),
+        html=body_html,
         text=(report_dir / EMAIL_TEXT_FILE).read_text(encoding="utf-8"),
         images=images,
-        attachment_name=f"ssm_report_{year}.html",
-        attachment_html=report_html,
+        attachment_name=attachment_name(year),
+        attachment_pdf=pdf_path.read_bytes(),
         message_id=message_id,
     )
     # On the ledger before the send, so that a process killed in mid-send leaves a trace that the
@@ -245,6 +278,8 @@ def report_email(
             "attempts": outcome.attempts,
             "message_id": message_id,
             "report_sha256": digest,
+            "pdf": dg.MetadataValue.path(str(pdf_path)),
+            "pdf_made": pdf_made,
         }
     )
 
