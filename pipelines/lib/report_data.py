@@ -493,13 +493,13 @@ def _comparison(f: YearFigures, metric_id: str, shares: Mapping[str, Mapping[str
             "sentence": phrase(f"There are no data to compare mentors with non-mentors on whether {clause}."),
         }
     if ratio["kind"] == "masked":
-        hidden = cell(NOT_SHOWN, masked=True)
+        fig = f"{f.year}:ratio.{metric_id}"
         return {
             **base,
             "state": "hidden",
-            "risk_ratio": hidden,
-            "odds_ratio": hidden,
-            "p_value": hidden,
+            "risk_ratio": cell(NOT_SHOWN, masked=True, fig=f"{fig}#rr"),
+            "odds_ratio": cell(NOT_SHOWN, masked=True, fig=f"{fig}#or"),
+            "p_value": cell(NOT_SHOWN, masked=True, fig=f"{fig}#p"),
             "sentence": phrase(
                 f"The comparison of mentors with non-mentors on whether {clause} is {_reason_hidden(f.k)}.",
                 masked=True,

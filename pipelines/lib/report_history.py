@@ -282,7 +282,7 @@ def ratio_cell(f: YearFigures, metric_id: str) -> dict[str, Any]:
         }
     if not f.statistic_shown(stat):
         return {
-            **cell(NOT_SHOWN, masked=True),
+            **cell(NOT_SHOWN, masked=True, fig=f"{f.year}:{stat}#rr"),
             "kind": "masked",
             "ratio": None,
             "ci_low": None,
