@@ -37,7 +37,7 @@ from openpyxl import load_workbook
 
 from pipelines.lib.mail import build_report_message
 from pipelines.lib.pdf import html_to_pdf
-from pipelines.lib.rendering import TEMPLATES_DIR, render_report_html
+from pipelines.lib.rendering import EMAIL_CHARTS, TEMPLATES_DIR, render_email_html, render_report_html
 from pipelines.lib.report_data import load_report_context
 from tests.report_email_parts import active_pdf_content, attached_pdf, html_visible_text, pdf_text, words
 from tests.seeded_deliveries import (
@@ -311,7 +311,8 @@ def test_every_text_field_of_the_report_is_escaped(run: SeededRun) -> None:
     assert counter[0] > 100  # the context is mostly text
     images = {name: f"{name}.png" for name in context["charts"]}
     full = render_report_html(hostile, images)
-    for html in (full, render_report_html(hostile, images, trend_years=3)):
+    digest = render_email_html(hostile, {name: f"cid:{name}" for name in EMAIL_CHARTS}, "report.pdf")
+    for html in (full, digest):
         assert active_content(html) == []
         assert "&lt;script&gt;alert(" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
         message: EmailMessage = build_report_message(

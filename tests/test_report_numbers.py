@@ -141,7 +141,7 @@ def test_ratios_tests_changes_and_trends(printed) -> None:
             words = "no clear trend" if t["p_value"] >= 0.05 else ("rising" if t["z"] > 0 else "falling")
             z_text = signed(f"z = {t['z']:.2f}")
             expected = f"{words}: {z_text}, {p_words(t['p_value'])}" if ":" in text else words
-        elif kind == "age":
+        elif kind == "age" and base.endswith(".mean"):
             _, cohort, _ = base.split(".")
             mean, sd = ages[(y, cohort, "mean")], ages[(y, cohort, "sd")]
             expected = f"{mean['value']:.1f} ({sd['value']:.1f})"
