@@ -247,3 +247,96 @@ def test_a_hidden_share_is_shown_as_the_bound_that_fewer_than_k_already_implies(
         bound = share_bound("less_than", n, 5)
         if bound is not None:
             assert bound / 100 > 4 / n
+
+
+# --------------------------------------------------------------------------------------------------
+# a whole year's figures, on random marts with tiny cohorts and zeros
+# --------------------------------------------------------------------------------------------------
+
+SIZES = st.one_of(st.integers(0, 3), st.integers(0, 12), st.integers(0, 40))
+
+
+@st.composite
+def year_marts(draw: st.DrawFn):
+    """A consistent year of marts: cohorts, buckets, every item's answers and levels, demographics,
+    reasons and data-quality rows, with small and zero groups everywhere."""
+    from pipelines.lib.report_labels import CHARACTERISTICS, EXCLUSIONS, METRICS
+    from pipelines.lib.report_marts import YearMarts
+
+    def split(total: int, parts: int) -> list[int]:
+        out = []
+        for _ in range(parts - 1):
+            out.append(draw(st.integers(0, total)))
+            total -= out[-1]
+        return [*out, total]
+
+    size = {c: draw(SIZES) for c in ("mentor", "non_mentor", "informal", "unclassified")}
+    respondents = sum(size.values())
+    funnel = {
+        "mentors": size["mentor"], "non_mentors": size["non_mentor"], "informal": size["informal"],
+        "unclassified": size["unclassified"], "respondents": respondents,
+        "class_size": draw(st.one_of(st.none(), st.integers(max(respondents, 1), respondents + 15))),
+        "instrument_version": "v2", "source_sha256": "a" * 64,
+        **{code: draw(st.integers(0, 8)) for code, *_ in EXCLUSIONS},
+    }  # fmt: skip
+    marts = YearMarts(2024, funnel)
+    others = size["informal"] + size["unclassified"]
+    for metric_id, metric in METRICS.items():
+        counts = {}
+        for cohort, members in (
+            ("mentor", size["mentor"]),
+            ("non_mentor", size["non_mentor"]),
+            ("other", others),
+        ):
+            asked = cohort == "mentor" or metric_id not in ("mentor_again", "mentor_worthwhile")
+            n = draw(st.integers(max(0, members - 2), members)) if asked else 0
+            levels = dict(zip(metric.levels, split(n, len(metric.levels)), strict=True))
+            counts[cohort] = (sum(levels[lv] for lv in metric.yes_levels), n, levels)
+        for cohort in ("mentor", "non_mentor"):
+            for lv, n in counts[cohort][2].items():
+                marts.distributions[(metric_id, cohort, lv)] = {"n": n, "denominator": counts[cohort][1]}
+        rows = {c: (counts[c][0], counts[c][1]) for c in ("mentor", "non_mentor")}
+        rows["all"] = tuple(sum(counts[c][i] for c in ("mentor", "non_mentor", "other")) for i in (0, 1))
+        for cohort, (x, n) in rows.items():
+            marts.metrics[(metric_id, cohort)] = {
+                "numerator": x, "denominator": n, "ci_low": None, "ci_high": None, "series_start": 2024,
+                "prior_year": None, "change_vs_prior": None, "p_value_vs_prior": None,
+            }  # fmt: skip
+        (a, n1), (c, n2) = rows["mentor"], rows["non_mentor"]
+        marts.comparisons[metric_id] = {"mentor_yes": a, "mentor_n": n1, "non_mentor_yes": c, "non_mentor_n": n2,
+                                        "risk_ratio": 1.0 if n1 and n2 else None}  # fmt: skip
+    for characteristic, (_, levels) in CHARACTERISTICS.items():
+        marts.balance[characteristic] = {"test": "chi_square", "statistic": 1.0, "p_value": 0.5, "smd": 0.05}
+        for cohort in ("mentor", "non_mentor"):
+            answered = draw(st.integers(max(0, size[cohort] - 2), size[cohort]))
+            if characteristic == "age":
+                marts.demographics[("age", cohort, "mean")] = {
+                    "n": answered,
+                    "value": 27.0 if answered else None,
+                }
+                continue
+            for lv, n in zip(levels, split(answered, len(levels)), strict=True):
+                marts.demographics[(characteristic, cohort, lv)] = {"n": n}
+    gave = draw(st.integers(0, size["non_mentor"]))
+    for code in range(1, 8):
+        marts.reasons.append({"reason_code": code, "reason_label": f"reason {code}", "n": draw(st.integers(0, gave)),
+                              "denominator": gave})  # fmt: skip
+    marts.data_quality = [{"rule": "out_of_range", "column_name": f"c{i}", "n": n}
+                          for i, n in enumerate(draw(st.lists(st.integers(1, 9), max_size=4)))]  # fmt: skip
+    return marts
+
+
+@settings(max_examples=15, deadline=None)
+@given(marts=year_marts(), k=st.sampled_from([3, 5, 10]))
+def test_any_year_is_protected_without_failing(marts, k: int) -> None:
+    """Promise: whatever a year's marts hold (cohorts of 0 to 3, items nobody answered, a class size
+    missing), its figures are protected without an error, and the engine's own reader then finds no
+    group of 1..k-1 pinned; every printed count of 1..k-1 prints "<k" or is left out with its
+    breakdown."""
+    from pipelines.lib.report_figures import year_figures
+
+    figures = year_figures(marts, k)
+    assert audit(figures.model, figures.protection) == []
+    for name, figure in figures.model.figures.items():
+        if figure.printed and 1 <= figure.value < k:
+            assert figures.protection.state(name) in (State.SMALL, State.OMITTED), name

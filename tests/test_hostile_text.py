@@ -188,10 +188,12 @@ class ActiveContent(HTMLParser):
         self.tags: set[str] = set()
         self.attributes: list[tuple[str, str, str]] = []  # (tag, name, value)
         self.text: list[str] = []
+        self.start_tags: list[str] = []  # each start tag as written, attributes included
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
         self.attributes.extend((tag, name.lower(), value or "") for name, value in attrs)
+        self.start_tags.append(self.get_starttag_text() or "")
 
     def handle_data(self, data: str) -> None:
         self.text.append(data)
@@ -235,7 +237,12 @@ def active_content(html: str) -> list[str]:
     text = "".join(parser.text)
     if SSTI_RESULT in text:
         problems.append("template syntax from the data was evaluated")
-    problems += [f"raw payload {p[:40]!r}" for p in HTML_PAYLOADS if "<" in p and p in html]
+    # A payload written out as markup, outside the quoted value of an attribute: inside one, "<" is
+    # inert, and HTML5 serialisers (the e-mail's CSS inliner among them) do not escape it there.
+    outside = html
+    for start_tag in parser.start_tags:
+        outside = outside.replace(start_tag, "<>")
+    problems += [f"raw payload {p[:40]!r}" for p in HTML_PAYLOADS if "<" in p and p in outside]
     return problems
 
 

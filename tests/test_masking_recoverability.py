@@ -329,6 +329,9 @@ def read_page(model: YearModel, figures: dict[str, str]) -> Knowledge:
                     knowledge.add(dict(terms), 1e-9, math.inf)
                 else:
                     knowledge.add(dict(terms), -math.inf, -1e-9)
+                # The footnote says a bound is given only when fewer than k did not (or did) agree.
+                small_side = {a: c for a, c in complement.items() if c} if match[1] == "more" else num_terms
+                knowledge.add(dict(small_side), 1, k - 1)
             elif text not in ("not shown", "no data"):
                 knowledge.problems.append(f"{where}: not a percentage, a bound, 'not shown' or 'no data'")
             continue
@@ -539,7 +542,7 @@ ALLOWED = re.compile(r"^(19|20)\d\d$|^95%$|^[0-9]$|^0\.(05|1|5)$|^100%$")
 # the share or ratio they belong to), checksums, how many changes the report tests and how many years
 # a trend test spans.
 BESIDE_FIGURES = re.compile(
-    rf"95% CI [\d.{MINUS}]+{EN_DASH}[\d.{MINUS}]+%?|SHA-256( [0-9a-f]{{64}})?|\([0-9a-f]{{12}}…\)|tests \d+ changes|\d+ years"
+    rf"95% CI [\d.{MINUS}]+{EN_DASH}[\d.{MINUS}]+%?|SHA-256( [0-9a-f]{{64}})?|\([0-9a-f]{{12}}…\)|tests \d+ changes|\d+ years|code version [0-9a-f]+"
 )
 
 

@@ -208,3 +208,35 @@ def test_problems_are_caught(browser: Browser, built_pipeline: BuiltPipeline, tm
     assert "example.invalid" in text
     assert any(img["naturalWidth"] == 0 and not img["alt"] for img in found)
     assert width > NARROW + TOLERANCE
+
+
+@pytest.mark.parametrize("year", [BUILT_YEARS[0], 2018, BUILT_YEARS[-1]])
+def test_email_digest_fits_a_phone_as_received(
+    browser: Browser, built_pipeline: BuiltPipeline, year: int, tmp_path: Path
+):
+    """Spec §9 rev 2: the e-mail body, as the message carries it (CSS inlined, no <style> block, so no
+    media query helps), needs no horizontal scrollbar at 360 px: nothing is wider than the phone (the
+    64-character SHA-256 in the footer breaks, numbers wrap)."""
+    import base64
+
+    from pipelines.lib.mail import build_report_message
+    from pipelines.lib.rendering import EMAIL_CHARTS
+
+    folder = built_pipeline.root / "reports" / str(year)
+    message = build_report_message(
+        subject="digest", sender="ssm@example.edu", recipients=["dean@example.edu"],
+        html=(folder / "email.html").read_text(encoding="utf-8"), text="text",
+        images={name: folder / f"{name}.png" for name in EMAIL_CHARTS},
+        attachment_name="report.pdf", attachment_pdf=b"%PDF-1.4\n%%EOF\n",
+    )  # fmt: skip
+    body = message.get_body(preferencelist=("html",)).get_content()
+    assert "<style" not in body
+    for name in EMAIL_CHARTS:
+        data = base64.b64encode((folder / f"{name}.png").read_bytes()).decode()
+        body = body.replace(f"cid:{name}", f"data:image/png;base64,{data}")
+    page_file = tmp_path / "email.html"
+    page_file.write_text(body, encoding="utf-8")
+    with open_report(browser, page_file, width=PHONE) as (page, problems):
+        width, wide = overflow(page, PHONE)
+    assert problems == []
+    assert width <= PHONE + TOLERANCE, f"scroll width {width}px in a {PHONE}px window; too wide: {wide}"

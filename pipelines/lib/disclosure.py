@@ -552,12 +552,13 @@ class _Reader:
         if not self.cautious:
             return constraints, {next(iter(c.terms)) for c in constraints if _fixes(c)}
         # Cautious: every protected group of size 1..k-1 is known to be small, printed or not, except
-        # the parts of a breakdown left out of the report (nothing of it is printed).
-        left_out = {
-            frozenset(figure.terms.items())
-            for name, figure in self.model.figures.items()
-            if protection.states[name] is State.OMITTED
+        # the parts of a breakdown left out of the report and their shares' complements (nothing of
+        # them is printed).
+        omitted = {name for name, state in protection.states.items() if state is State.OMITTED}
+        omitted |= {
+            complement for (numerator, _), complement in self.model.shares.items() if numerator in omitted
         }
+        left_out = {frozenset(self.model.figures[name].terms.items()) for name in omitted}
         for name, terms in self.groups.items():
             if _small(self.values[name], k) and frozenset(terms.items()) not in left_out:
                 constraints.append(_Constraint(terms, 1, k - 1, ("small", name)))

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.lib.disclosure import Model, Protection, State, feasible_range, protect
+from pipelines.lib.disclosure import Model, Protection, State, Unprotectable, feasible_range, protect
 from pipelines.lib.report_format import interval_percent, percent
 from pipelines.lib.report_labels import CHARACTERISTICS, EXCLUSIONS, METRICS, TESTED_LEVELS, VALUE_ITEMS
 from pipelines.lib.report_marts import ReportDataError, YearMarts
@@ -179,6 +179,20 @@ def cell(text: str, *, masked: bool = False, no_data: bool = False, fig: str = "
     return {"text": text, "masked": masked, "no_data": no_data, "fig": fig}
 
 
+def no_share() -> dict[str, Any]:
+    """A share with nothing to compute (no one was asked, or the year has no class size)."""
+    return {
+        **cell(NO_DATA, no_data=True),
+        "kind": "no_data",
+        "percent": NO_DATA,
+        "ci": "",
+        "bound": None,
+        "proportion": None,
+        "ci_low": None,
+        "ci_high": None,
+    }
+
+
 def phrase(*pieces: str | Mapping[str, Any], masked: bool = False) -> dict[str, Any]:
     """A sentence whose figures stay tagged: text pieces and cells (their ``fig`` kept for the page).
 
@@ -250,7 +264,10 @@ def year_figures(marts: YearMarts, k: int) -> YearFigures:
             answered an item): the figures could not be protected, so there is no report.
     """
     core = _model(marts, ())
-    core_protection = protect(core, k)
+    try:
+        core_protection = protect(core, k)
+    except Unprotectable as error:
+        raise _cannot_protect(marts, k, error) from error
     model = _model(
         marts,
         [
@@ -261,14 +278,25 @@ def year_figures(marts: YearMarts, k: int) -> YearFigures:
         ],
     )
     # The core's decisions stand; a distribution that would need more is left out (protect omits it).
-    protection = protect(
-        model,
-        k,
-        locked=core_protection.states,
-        locked_statistics=core_protection.statistics,
-        omitted=core_protection.omitted,
-    )
+    try:
+        protection = protect(
+            model,
+            k,
+            locked=core_protection.states,
+            locked_statistics=core_protection.statistics,
+            omitted=core_protection.omitted,
+        )
+    except Unprotectable as error:
+        raise _cannot_protect(marts, k, error) from error
     return YearFigures(marts, model, protection)
+
+
+def _cannot_protect(marts: YearMarts, k: int, error: Unprotectable) -> ReportDataError:
+    # Every breakdown around the group is out already: a bug in the model, not in the data.
+    return ReportDataError(
+        f"the report of {marts.year} cannot hide a group of fewer than {k} ({error}). No report is written "
+        "rather than one that gives the group away; please report this with the year's marts."
+    )
 
 
 def _model(marts: YearMarts, distributions: Iterable[tuple[str, str]]) -> Model:

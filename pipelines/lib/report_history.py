@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.lib import report_format as fmt
-from pipelines.lib.report_figures import NO_DATA, NOT_SHOWN, YearFigures, cell, item, percent_of, phrase
+from pipelines.lib.report_figures import (
+    NO_DATA,
+    NOT_SHOWN,
+    YearFigures,
+    cell,
+    item,
+    no_share,
+    percent_of,
+    phrase,
+)
 from pipelines.lib.report_labels import COHORT_LABELS, METRICS, REASON_SHORT_LABELS, VALUE_ITEMS
 from pipelines.lib.stats import cochran_armitage
 
@@ -33,12 +42,11 @@ REASONS_PER_TABLE = 3
 
 @dataclass(frozen=True)
 class TrendConclusion:
-    """What a trend test says, in words, and whether its figures may be printed."""
+    """What a trend test may say: its words, and its figures when every share it uses is shown."""
 
-    words: str  # "rising", "falling", "no clear trend", "not shown", "too few years"
+    words: str  # "rising", "falling", "no clear trend"; "" when even the words may not be shown
     figures: str  # "z = 2.10, p = 0.036", or "" when only the words may be shown
-    masked: bool
-    no_data: bool
+    masked: bool  # whether something of the test is hidden
 
 
 def history(
@@ -53,8 +61,8 @@ def history(
 
     Returns:
         ``years``, ``trends`` (per metric: rows by year, the trend test per cohort, the series breaks),
-        ``ratios``, ``participation``, ``reasons``, ``changes_tested`` (how many changes from the
-        previous year this report tests) and the chart data of the history charts.
+        ``ratios``, ``participation``, ``reasons`` and ``changes_tested`` (how many changes from the
+        previous year this report tests).
     """
     years = sorted(y for y in figures if y <= year)
     trends = [_metric_history(figures, years, metric_id, tests) for metric_id in METRICS]
@@ -83,8 +91,7 @@ def history(
 def share_of(f: YearFigures, metric_id: str, cohort: str) -> dict[str, Any]:
     """One year's share agreeing (or answering yes) for a cohort, protected, with its interval."""
     if not f.has(item(metric_id, cohort, "answered")):
-        return {**cell(NO_DATA, no_data=True), "kind": "no_data", "percent": NO_DATA, "ci": "", "bound": None,
-                "proportion": None, "ci_low": None, "ci_high": None}  # fmt: skip
+        return no_share()
     row = f.marts.metrics[(metric_id, cohort)]
     return f.share(
         item(metric_id, cohort, "yes"),
@@ -194,7 +201,7 @@ def trend_test(
         span=f"{fmt.span(first, last)}, {test['years']} years",
     )
     conclusion = _conclusion(figures, metric_id, cohort, first, last, test)
-    if conclusion.masked and not conclusion.words:
+    if not conclusion.words:
         return {**cell(NOT_SHOWN, masked=True), **base, "words": NOT_SHOWN}
     text = f"{conclusion.words}: {conclusion.figures}" if conclusion.figures else conclusion.words
     shown = {"z": test["z"], "p_value": test["p_value"]} if conclusion.figures else {}
@@ -238,19 +245,19 @@ def _conclusion(
         yes_low, yes_high = f.feasible(item(metric_id, cohort, "yes"))
         n_low, n_high = f.feasible(item(metric_id, cohort, "answered"))
         if not (math.isfinite(yes_high) and math.isfinite(n_high)):
-            return TrendConclusion("", "", True, False)
+            return TrendConclusion("", "", True)
         inputs.append(
             (y, tuple(range(yes_low, int(yes_high) + 1)), tuple(range(max(n_low, 1), int(n_high) + 1)))
         )
     words = _words(test["z"], test["p_value"])
     if not hidden:
         z_text = fmt.signed(f"z = {test['z']:.2f}")
-        return TrendConclusion(words, f"{z_text}, {fmt.p_phrase(test['p_value'])}", False, False)
+        return TrendConclusion(words, f"{z_text}, {fmt.p_phrase(test['p_value'])}", False)
     combinations = 1
     for _, numerators, denominators in inputs:
         combinations *= len(numerators) * len(denominators)
     if combinations > MAX_COMBINATIONS:
-        return TrendConclusion("", "", True, False)
+        return TrendConclusion("", "", True)
     years = [y for y, _, _ in inputs]
     options = [
         [(x, n) for x in numerators for n in denominators if x <= n] for _, numerators, denominators in inputs
@@ -258,8 +265,8 @@ def _conclusion(
     for combination in itertools.product(*options):
         result = cochran_armitage(years, [x for x, _ in combination], [n for _, n in combination])
         if result.z is None or result.p_value is None or _words(result.z, result.p_value) != words:
-            return TrendConclusion("", "", True, False)
-    return TrendConclusion(words, "", True, False)
+            return TrendConclusion("", "", True)
+    return TrendConclusion(words, "", True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -313,8 +320,7 @@ def _ratios(figures: Mapping[int, YearFigures], years: Sequence[int]) -> dict[st
 def response_rate(f: YearFigures) -> dict[str, Any]:
     """The year's response rate, or "no data" when its class size is not on record."""
     if not f.has("class_size"):
-        return {**cell(NO_DATA, no_data=True), "kind": "no_data", "percent": NO_DATA, "ci": "", "bound": None,
-                "proportion": None, "ci_low": None, "ci_high": None}  # fmt: skip
+        return no_share()
     return f.share("respondents", "class_size")
 
 
