@@ -683,10 +683,6 @@ def _headline(f: YearFigures) -> dict[str, Any]:
     return join_phrases(parts, "; ") if parts else phrase("yearly report")
 
 
-def _sentence_case(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def _headline_sentence(year: int, headline: Mapping[str, Any]) -> dict[str, Any]:
     """The headline as the digest's first sentence."""
     return phrase(f"In {year}: ", headline, ".")
