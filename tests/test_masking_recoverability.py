@@ -363,40 +363,21 @@ def read_page(model: YearModel, figures: dict[str, str]) -> Knowledge:
 
 def pinned_groups(model: YearModel, knowledge: Knowledge) -> list[str]:
     """Protected groups of 1..k-1 that a whole-number reader pins to one value."""
-    atoms = sorted(model.atoms)
-    index = {a: i for i, a in enumerate(atoms)}
-    matrix = np.zeros((len(knowledge.rows), len(atoms)))
-    for r, terms in enumerate(knowledge.rows):
-        for a, c in terms.items():
-            matrix[r, index[a]] += c
-    constraint = LinearConstraint(matrix, np.array(knowledge.lows, float), np.array(knowledge.highs, float))
     exposed = []
     for group, terms in sorted(knowledge.protected.items()):
         value = sum(c * model.atoms[a] for a, c in terms.items())
-        if not 1 <= value < model.k:
-            continue
-        objective = np.zeros(len(atoms))
-        for a, c in terms.items():
-            objective[index[a]] += c
-        ends = []
-        for sign in (1, -1):
-            result = milp(
-                sign * objective,
-                constraints=constraint,
-                integrality=np.ones(len(atoms)),
-                bounds=Bounds(0, np.inf),
-            )
-            assert result.status in (0, 3), (
-                f"{model.year} {group}: {result.message} (the page contradicts the marts)"
-            )
-            ends.append(sign * result.fun if result.status == 0 else sign * math.inf)
-        if round(ends[0]) == round(ends[1]):
-            exposed.append(f"{group} = {value}")
+        if 1 <= value < model.k:
+            low, high = integer_range(model, knowledge, terms, group)
+            if round(low) == round(high):
+                exposed.append(f"{group} = {value}")
     return exposed
 
 
-def integer_range(model: YearModel, knowledge: Knowledge, terms: dict[str, int]) -> tuple[float, float]:
-    """The smallest and largest whole-number value of a sum of atoms, given what the page says."""
+def integer_range(
+    model: YearModel, knowledge: Knowledge, terms: dict[str, int], what: str = ""
+) -> tuple[float, float]:
+    """The smallest and largest whole-number value of a sum of atoms, given what the page says
+    (scipy's mixed-integer solver; infinite when the page sets no bound)."""
     atoms = sorted(model.atoms)
     index = {a: i for i, a in enumerate(atoms)}
     matrix = np.zeros((len(knowledge.rows), len(atoms)))
@@ -414,6 +395,9 @@ def integer_range(model: YearModel, knowledge: Knowledge, terms: dict[str, int])
             constraints=constraint,
             integrality=np.ones(len(atoms)),
             bounds=Bounds(0, np.inf),
+        )
+        assert result.status in (0, 3), (
+            f"{model.year} {what}: {result.message} (the page contradicts the marts)"
         )
         ends.append(sign * result.fun if result.status == 0 else sign * math.inf)
     return ends[0], ends[1]
