@@ -653,7 +653,9 @@ def test_text_summary(context: dict) -> None:
 def test_email_subject_carries_the_headline(context: dict) -> None:
     """The subject: "SSM survey <year>: <headline>", at most SUBJECT_MAX characters on one line;
     without a headline, the subject of old. Too long, the headline keeps its first clauses whole."""
-    assert email_subject(context).startswith("SSM survey 2020: ")
+    # The year's own headline fits whole: the flagship share and the response rate.
+    assert email_subject(context) == f"SSM survey 2020: {context['headline']}"
+    assert context["headline"] == f"95.2% value SSM; response rate {pct(105, 160)}"
     assert email_subject({"survey_year": 2025}) == "Student/student mentoring survey 2025: yearly report"
     short = "96% value student/student mentoring; 63% answered"
     assert email_subject({"survey_year": 2025, "headline": short}) == f"SSM survey 2025: {short}"

@@ -676,7 +676,7 @@ def _headline(f: YearFigures) -> dict[str, Any]:
     parts = []
     distinct = share_of(f, "value_distinct", "all")
     if distinct["kind"] in ("value", "more_than"):
-        parts.append(phrase(percent_of(distinct), " value student/student mentoring"))
+        parts.append(phrase(percent_of(distinct), " value SSM"))
     rate = response_rate(f)
     if rate["kind"] in ("value", "more_than", "less_than"):
         parts.append(phrase("response rate ", percent_of(rate)))
