@@ -30,7 +30,7 @@ from pipelines.lib.rendering import (
     render_report_html,
     render_text_summary,
 )
-from pipelines.lib.report_data import ReportDataError, load_report_context
+from pipelines.lib.report_data import ReportDataError, load_report_context, load_report_contexts
 
 K = 5
 YEAR = 2020
@@ -706,3 +706,45 @@ def test_every_img_has_alt_width_height(context: dict, email_html: str) -> None:
             assert re.search(r'\bheight="\d+"', tag) and 'src="cid:' in tag
     with pytest.raises(ValueError, match="trends"):
         render_report_html(context, {"value_items": "value_items.png"})
+
+
+def test_kept_decisions_give_the_same_report_and_follow_the_marts(warehouse: Path, tmp_path: Path) -> None:
+    """What each year may show is kept between runs (report_figures.ProtectionCache): kept or decided
+    again, the context is the same; a year whose marts changed is decided again; a damaged entry is
+    ignored."""
+    folder = tmp_path / "kept"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        fresh = load_report_context(con, YEAR, K, META)
+        first = load_report_contexts(con, [YEAR], K, {YEAR: META}, cache_dir=folder)[YEAR]
+        again = load_report_contexts(con, [YEAR], K, {YEAR: META}, cache_dir=folder)[YEAR]
+    assert fresh == first == again
+    assert sorted(p.name for p in folder.iterdir()) == ["2019.json", "2020.json"]
+    (folder / "2019.json").write_text("{not json", encoding="utf-8")
+    copy = tmp_path / "changed.duckdb"
+    copy.write_bytes(warehouse.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        # 2 fewer non-mentors of 2020 gave "not enough time" as a reason: 28 of 50.
+        con.execute(
+            "update marts.nonparticipation_reasons set n = 28, proportion = 0.56 "
+            "where survey_year = 2020 and reason_code = 1"
+        )
+        changed = load_report_contexts(con, [YEAR], K, {YEAR: META}, cache_dir=folder)[YEAR]
+        expected = load_report_context(con, YEAR, K, META)
+    assert changed == expected != fresh
+    assert json.loads((folder / "2019.json").read_text(encoding="utf-8"))["key"]  # written again
+
+
+def test_marts_that_contradict_each_other_are_refused_with_what_to_do(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    """An answer distribution that does not add up to its share (a warehouse half rebuilt, say) gives
+    no report and a message naming the year and what to do, not a traceback from the engine."""
+    copy = tmp_path / "broken.duckdb"
+    copy.write_bytes(warehouse.read_bytes())
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "update marts.item_distributions set n = n + 2 where survey_year = 2020 "
+            "and metric_id = 'value_mentee' and cohort = 'mentor' and level = '5'"
+        )
+        with pytest.raises(ReportDataError, match=r"2020 contradict each other .*ssm run --year 2020"):
+            load_report_context(con, YEAR, K, META)

@@ -49,6 +49,11 @@ class SurveyConfig(dg.ConfigurableResource):
         return self.root / "reports"
 
     @property
+    def report_cache_dir(self) -> Path:
+        """What each year's report may show, kept between runs (report_figures.ProtectionCache)."""
+        return self.reports_dir / ".protection"
+
+    @property
     def outbox_dir(self) -> Path:
         return self.root / "outbox"
 

@@ -19,6 +19,7 @@ said once to be cross-sectional, and the number of year-on-year changes tested s
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -30,6 +31,7 @@ from pipelines.lib.report_figures import (
     DISTRIBUTION_COHORTS,
     NO_DATA,
     NOT_SHOWN,
+    ProtectionCache,
     YearFigures,
     cell,
     demographic,
@@ -98,8 +100,14 @@ def load_report_contexts(
     survey_years: Sequence[int],
     small_cell_min: int,
     metas: Mapping[int, Mapping[str, Any]],
+    cache_dir: Path | None = None,
 ) -> dict[int, dict[str, Any]]:
-    """The contexts of several years' reports; each year's figures are protected once for all of them."""
+    """The contexts of several years' reports; each year's figures are protected once for all of them.
+
+    Args:
+        cache_dir: A folder where each year's protection is kept between runs (a yearly load then
+            decides only the new year), or None to decide every year each time.
+    """
     for year, meta in metas.items():
         missing = [key for key in META_KEYS if key not in meta]
         if missing:
@@ -112,7 +120,8 @@ def load_report_contexts(
                 f"marts.response_funnel has no row for survey year {year}: load that year's delivery "
                 f"first (ssm run --year {year}), then render the report again."
             )
-    figures = {year: year_figures(year_marts, k) for year, year_marts in sorted(marts.items())}
+    cache = ProtectionCache(cache_dir) if cache_dir is not None else None
+    figures = {year: year_figures(year_marts, k, cache) for year, year_marts in sorted(marts.items())}
     return {
         year: _context(
             {y: f for y, f in figures.items() if y <= year},

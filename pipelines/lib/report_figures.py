@@ -16,11 +16,16 @@ them would hide most of the report to protect nothing.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from pipelines.lib import disclosure, report_labels, report_marts
 from pipelines.lib.disclosure import Model, Protection, State, Unprotectable, feasible_range, protect
 from pipelines.lib.report_format import interval_percent, percent
 from pipelines.lib.report_labels import CHARACTERISTICS, EXCLUSIONS, METRICS, TESTED_LEVELS, VALUE_ITEMS
@@ -251,7 +256,77 @@ def share_bound(display: str, n: int, k: int) -> int | None:
     return None
 
 
-def year_figures(marts: YearMarts, k: int) -> YearFigures:
+class ProtectionCache:
+    """What each year's report may show, kept between runs in a folder of the data folder.
+
+    Deciding costs 0.2-0.6 s of CPU a year, and every report needs every year up to its own: without
+    this, a yearly load over 40 years decides 40 years again. An entry is used only when its key
+    matches: the year's marts (every row the report reads), k, and the source of the modules that
+    decide (so a code change decides again).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def _path(self, year: int) -> Path:
+        return self.folder / f"{year}.json"
+
+    @staticmethod
+    def key(marts: YearMarts, k: int) -> str:
+        content = json.dumps(
+            {name: _plain(getattr(marts, name)) for name in sorted(vars(marts))}, sort_keys=True, default=str
+        )
+        return hashlib.sha256(f"{_deciding_source()}|{k}|{content}".encode()).hexdigest()
+
+    def load(self, marts: YearMarts, k: int, model: Model) -> Protection | None:
+        """The stored decision for this year's marts and k, or None."""
+        try:
+            entry = json.loads(self._path(marts.year).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if entry.get("key") != self.key(marts, k) or set(entry["states"]) != set(model.figures):
+            return None
+        return Protection(
+            k,
+            {name: State(state) for name, state in entry["states"].items()},
+            dict(entry["statistics"]),
+            model,
+            frozenset(entry["omitted"]),
+        )
+
+    def store(self, marts: YearMarts, k: int, protection: Protection) -> None:
+        """Keep the decision (written whole, then renamed: a reader never sees half an entry)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        entry = {
+            "key": self.key(marts, k),
+            "states": {name: state.value for name, state in protection.states.items()},
+            "statistics": protection.statistics,
+            "omitted": sorted(protection.omitted),
+        }
+        partial = self._path(marts.year).with_suffix(".json.partial")
+        partial.write_text(json.dumps(entry, sort_keys=True), encoding="utf-8")
+        partial.replace(self._path(marts.year))
+
+
+def _plain(value: Any) -> Any:
+    """Marts rows as JSON: tuple keys joined."""
+    if isinstance(value, dict):
+        return {
+            "|".join(map(str, k)) if isinstance(k, tuple) else str(k): _plain(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@functools.cache
+def _deciding_source() -> str:
+    """A digest of the modules whose code decides what is shown."""
+    sources = (disclosure.__file__, __file__, report_labels.__file__, report_marts.__file__)
+    return hashlib.sha256(b"".join(Path(path).read_bytes() for path in sources)).hexdigest()
+
+
+def year_figures(marts: YearMarts, k: int, cache: ProtectionCache | None = None) -> YearFigures:
     """Build the year's disclosure model and decide what its report may show.
 
     Two passes: first the figures the report is about (population, shares, comparisons, demographics,
@@ -259,15 +334,15 @@ def year_figures(marts: YearMarts, k: int) -> YearFigures:
     distribution that could be protected only by hiding one of the first figures (a mentors' share,
     say) is left out of the report instead, and the report says why.
 
+    Args:
+        marts: The year's marts.
+        k: The minimum cell size.
+        cache: Where decisions are kept between runs (None: decide every time).
+
     Raises:
         ReportDataError: When the marts contradict each other (a cohort smaller than those of it who
             answered an item): the figures could not be protected, so there is no report.
     """
-    core = _model(marts, ())
-    try:
-        core_protection = protect(core, k)
-    except Unprotectable as error:
-        raise _cannot_protect(marts, k, error) from error
     model = _model(
         marts,
         [
@@ -277,6 +352,13 @@ def year_figures(marts: YearMarts, k: int) -> YearFigures:
             if cohort in metric.cohorts and _has_distribution(marts, metric_id, cohort)
         ],
     )
+    cached = cache.load(marts, k, model) if cache else None
+    if cached is not None:
+        return YearFigures(marts, model, cached)
+    try:
+        core_protection = protect(_model(marts, ()), k)
+    except Unprotectable as error:
+        raise _cannot_protect(marts, k, error) from error
     # The core's decisions stand; a distribution that would need more is left out (protect omits it).
     try:
         protection = protect(
@@ -288,6 +370,8 @@ def year_figures(marts: YearMarts, k: int) -> YearFigures:
         )
     except Unprotectable as error:
         raise _cannot_protect(marts, k, error) from error
+    if cache:
+        cache.store(marts, k, protection)
     return YearFigures(marts, model, protection)
 
 
@@ -300,6 +384,16 @@ def _cannot_protect(marts: YearMarts, k: int, error: Unprotectable) -> ReportDat
 
 
 def _model(marts: YearMarts, distributions: Iterable[tuple[str, str]]) -> Model:
+    try:
+        return _build(marts, distributions)
+    except ValueError as error:  # an identity that does not hold: the marts disagree with each other
+        raise ReportDataError(
+            f"the marts of survey year {marts.year} contradict each other ({error}). Rebuild the warehouse "
+            f"(ssm run --year {marts.year}); if it stays, the dbt models have a bug."
+        ) from error
+
+
+def _build(marts: YearMarts, distributions: Iterable[tuple[str, str]]) -> Model:
     model = Model()
     _population(model, marts)
     for metric_id in METRICS:

@@ -93,7 +93,7 @@ def _report_contexts(
     metas = {
         year: {"code_version": code_version(), "source_sha256": deliveries.get(year) or ""} for year in years
     }
-    return load_report_contexts(con, years, survey.small_cell_min, metas)
+    return load_report_contexts(con, years, survey.small_cell_min, metas, cache_dir=survey.report_cache_dir)
 
 
 def _staging_path(survey: SurveyConfig, year: int) -> Path:
