@@ -63,7 +63,7 @@ def yearly_report(
     years = run_years(context)
     with warehouse.connect() as con:
         report_contexts = _report_contexts(con, survey, years)
-    # Drawing a year's charts is most of a report's cost (about 0.6 s); a long batch draws them in
+    # Drawing a year's four charts is most of a report's cost (1.4-2.7 s); a long batch draws them in
     # worker processes, and each year's report is finished and swapped in, in year order, here.
     workers = available_cores(len(years)) if len(years) >= PARALLEL_MIN_YEARS else 0
     if workers:
