@@ -45,7 +45,7 @@ lint: install
 
 ## The Dagster UI on 127.0.0.1:3000, on the same instance and data folder as `ssm`.
 dev: install
-	DAGSTER_HOME="$$($(BIN)/python -c 'from pipelines.project import dagster_home; print(dagster_home())')" \
+	DAGSTER_HOME="$$($(BIN)/python -m pipelines.project --dagster-home)" \
 		$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m pipelines.definitions
 
 ## The benchmark of issue 6 (not a test): synthetic deliveries at the typical and the consortium scale

@@ -11,6 +11,7 @@ import click
 
 from pipelines.lib.errors import DeliveryError
 from pipelines.lib.warehouse import WarehouseBusy
+from pipelines.paths import DataFolder
 
 DEMO_SALT = "ssm-demonstration-salt-not-for-real-data"
 DEMO_RECIPIENTS = "dean@example.edu,associate.dean@example.edu"
@@ -47,46 +48,72 @@ def main() -> None:
 )
 def run(years: tuple[int, ...]) -> None:
     """Load every new or changed delivery in landing/, rebuild what depends on it, render the reports."""
-    from pipelines import runner
+    from pipelines.pending import pending_work
+    from pipelines.run_lock import exclusive_run
 
-    root = runner.root()
+    folder = DataFolder.from_environment()
+    outcomes, alerts = [], []
     try:
-        with runner.exclusive_run(root):
-            pending = runner.pending_years(root)
-            unfinished = runner.unfinished_years(root)
-            selected = sorted(set(years) | set(pending) | set(unfinished))
-            if not selected:
-                click.echo(f"Nothing new in {root / 'landing'}: every delivery there is already loaded.")
-                return
-            # Only when there is work: opening the Dagster instance costs seconds (issue 6, E), and a
-            # run left "started" by a killed command matters only to the runs about to start.
-            instance = runner.instance()
-            for line in runner.take_over_abandoned_runs(root, instance):
-                click.echo(line)
-            for year in selected:
-                if year in pending:
-                    reason = f"new file {pending[year].path.name}"
-                elif year in unfinished:
-                    reason = f"building again: {unfinished[year]}"
-                else:
-                    reason = "rebuild requested"
-                click.echo(f"{year}: {reason}")
-            runner.wait_for_warehouse(root)
-            runner.start_work(root, selected)
-            outcomes = runner.run_job("survey_year_job", selected, instance)
-            runner.finish_work(root, [outcome.survey_year for outcome in outcomes])
+        with exclusive_run(folder):
+            work = pending_work(folder, requested=years)
+            if work:
+                outcomes, alerts = _run_pending(folder, work, years)
     except WarehouseBusy as exc:
         _fail(str(exc), 1)
+    if not work and not work.refused:
+        click.echo(f"Nothing new in {folder.landing}: every delivery there is already loaded.")
+        return
     failed = _print_outcomes(outcomes)
-    for line in runner.alert_failed_runs(outcomes, runner.instance()):
+    for line in alerts:
         click.echo(line)
-    reports = root / "reports"
-    click.echo(f"Reports: {reports}/<year>/report.html")
-    click.echo(f"Detailed log: {runner.run_log_path()}")
-    if failed:
-        _fail(
-            f"{failed} of {len(outcomes)} survey year(s) failed; the warehouse keeps their previous state.", 1
+    # A file refused by an earlier run stays refused until a corrected file arrives: said again, not
+    # read again (pipelines/pending.py).
+    standing = [r for year, r in work.refused.items() if year not in {o.survey_year for o in outcomes}]
+    for refusal in standing:
+        click.echo(f"  FAIL {refusal.survey_year}  Delivery refused, warehouse unchanged. {refusal.message}")
+        click.echo(
+            f"       ({refusal.file_name} was refused when it arrived: put a corrected file in landing/, "
+            f"or run `ssm run --year {refusal.survey_year}` to read this one again.)"
         )
+    failed += len(standing)
+    if outcomes:
+        click.echo(f"Reports: {folder.reports}/<year>/report.html")
+        click.echo(f"Detailed log: {_launcher().run_log_path(folder)}")
+    if failed:
+        total = len(outcomes) + len(standing)
+        _fail(f"{failed} of {total} survey year(s) failed; the warehouse keeps their previous state.", 1)
+
+
+def _launcher():
+    """The Dagster side of the command, imported only when there is something to run (seconds)."""
+    import warnings
+
+    import dagster as dg
+
+    from pipelines.project import prepare_dbt_project
+
+    # Dagster's notices that an API is in beta or preview (backfill policies, partitioned asset
+    # checks) are for the developers, who see them in the tests; the analyst cannot act on them.
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    prepare_dbt_project()  # before the definitions load: dagster-dbt reads the manifest then
+    from pipelines import launcher
+
+    return launcher
+
+
+def _run_pending(folder: DataFolder, work, years: tuple[int, ...]) -> tuple[list, list[str]]:
+    """Run what `work` needs through Dagster, saying why each year runs; returns the years' outcomes
+    and a line per alert sent about a failed run."""
+    launcher = _launcher()
+    instance = launcher.instance(folder)
+    for line in launcher.take_over_abandoned_runs(folder, instance):
+        click.echo(line)
+    for year, item in work.years.items():
+        click.echo(f"{year}: {item.reason}")
+    launcher.wait_for_warehouse(folder)
+    outcomes = launcher.run_pending(folder, work, instance, requested=years)
+    return outcomes, launcher.alert_failed_runs(outcomes, instance)
 
 
 @main.command()
@@ -139,39 +166,35 @@ def validate(file: Path, year: int | None, show: int) -> None:
 @click.option("--force", is_flag=True, help="Send even if this exact report was already sent.")
 def report(year: int, send: bool, force: bool) -> None:
     """Render one year's report from the warehouse, and optionally e-mail it."""
-    from pipelines import runner
+    from pipelines.run_lock import exclusive_run
 
-    root = runner.root()
+    folder = DataFolder.from_environment()
     try:
-        with runner.exclusive_run(root):
-            instance = runner.instance()
-            for line in runner.take_over_abandoned_runs(root, instance):
+        with exclusive_run(folder):
+            launcher = _launcher()
+            instance = launcher.instance(folder)
+            for line in launcher.take_over_abandoned_runs(folder, instance):
                 click.echo(line)
-            job = "report_delivery_job" if send else "report_job"
-            config = {"ops": {"report__report_email": {"config": {"force": force}}}} if send else None
-            outcomes = runner.run_job(job, [year], instance, extra_config=config)
+            outcome = launcher.run_report(folder, instance, year, send=send, force=force)
+            alerts = launcher.alert_failed_runs([outcome], instance)
     except WarehouseBusy as exc:
         _fail(str(exc))
-    failed = _print_outcomes(outcomes)
-    for line in runner.alert_failed_runs(outcomes, runner.instance()):
+    failed = _print_outcomes([outcome])
+    for line in alerts:
         click.echo(line)
-    click.echo(f"Report: {root / 'reports' / str(year) / 'report.html'}")
+    click.echo(f"Report: {folder.report_dir(year) / 'report.html'}")
     if send and not failed:
-        _print_deliveries(root, year)
+        _print_deliveries(folder, year)
     if failed:
         _fail("the report could not be made or sent; see above.", 1)
 
 
-def _print_deliveries(root: Path, year: int) -> None:
+def _print_deliveries(folder: DataFolder, year: int) -> None:
     """Say where the year's report went on the latest send (or that it was already sent)."""
-    from pipelines.lib import warehouse
+    from pipelines.lib import email_ledger, warehouse
 
-    with warehouse.connect(root / "warehouse.duckdb", read_only=True, wait_seconds=10) as con:
-        rows = con.execute(
-            "select recipient, outcome, detail from ops.report_emails where survey_year = ? "
-            "and attempted_at = (select max(attempted_at) from ops.report_emails where survey_year = ?)",
-            [year, year],
-        ).fetchall()
+    with warehouse.connect(folder.warehouse, read_only=True, wait_seconds=10) as con:
+        rows = email_ledger.last_send(con, year)
     for recipient, outcome, detail in rows:
         click.echo(f"  {outcome}: {recipient} ({detail})")
     click.echo("  (a report that already went to a recipient is not sent again; --force sends it anyway)")
@@ -180,59 +203,57 @@ def _print_deliveries(root: Path, year: int) -> None:
 @main.command()
 def status() -> None:
     """What has been loaded, when, from which file, and which reports were sent to whom."""
-    from pipelines import runner
-    from pipelines.lib import warehouse
+    from pipelines.lib import deliveries, email_ledger, warehouse
+    from pipelines.pending import NEW_FILE, pending_work
 
-    root = runner.root()
-    path = root / "warehouse.duckdb"
-    click.echo(f"Data folder: {root}")
-    pending = runner.pending_years(root)
-    if not path.exists():
-        click.echo("No warehouse yet: run `ssm run` after putting deliveries in landing/.")
-    else:
-        try:
-            with warehouse.connect(path, read_only=True, wait_seconds=10) as con:
-                deliveries = con.execute(
-                    "select survey_year, file_name, status, received_at, rows_received, left(delivery_sha256, 12),"
-                    " coalesce(status_message, '') from raw.deliveries order by survey_year, received_at"
-                ).fetchall()
-                emails = con.execute(
-                    "select survey_year, recipient, outcome, attempted_at, left(report_sha256, 12) "
-                    "from ops.report_emails order by attempted_at"
-                ).fetchall()
-        except WarehouseBusy as exc:
-            _fail(str(exc))
-        click.echo("Deliveries:")
-        for year, name, state, received, rows, sha, message in deliveries:
+    folder = DataFolder.from_environment()
+    click.echo(f"Data folder: {folder.root}")
+    try:
+        work = pending_work(folder, wait_seconds=10)
+        if not folder.warehouse.exists():
+            click.echo("No warehouse yet: run `ssm run` after putting deliveries in landing/.")
+        else:
+            with warehouse.connect(folder.warehouse, read_only=True, wait_seconds=10) as con:
+                on_record = deliveries.all_deliveries(con)
+                sends = (
+                    email_ledger.all_sends(con) if deliveries.has_table(con, "ops", "report_emails") else []
+                )
+            click.echo("Deliveries:")
+            for d in on_record:
+                click.echo(
+                    f"  {d.survey_year}  {d.status:<10} {d.file_name}  received {d.received_at:%Y-%m-%d %H:%M}"
+                    f"  rows {d.rows_received}  sha {d.delivery_sha256[:12]}"
+                )
+                if d.status_message:
+                    click.echo(f"        {d.status_message}")
+            click.echo("Report e-mails:" if sends else "Report e-mails: none yet.")
+            for year, recipient, outcome, at, sha in sends:
+                click.echo(f"  {year}  {outcome:<18} {recipient}  {at:%Y-%m-%d %H:%M}  report {sha[:12]}")
+    except WarehouseBusy as exc:
+        _fail(str(exc))
+    for year, item in work.years.items():
+        if item.landed is not None and item.reason == NEW_FILE.format(name=item.landed.path.name):
             click.echo(
-                f"  {year}  {state:<10} {name}  received {received:%Y-%m-%d %H:%M}  rows {rows}  sha {sha}"
+                f"Waiting in landing/: {item.landed.path.name} (survey year {year}); run `ssm run` to load it."
             )
-            if message:
-                click.echo(f"        {message}")
-        click.echo("Report e-mails:" if emails else "Report e-mails: none yet.")
-        for year, recipient, outcome, at, sha in emails:
-            click.echo(f"  {year}  {outcome:<18} {recipient}  {at:%Y-%m-%d %H:%M}  report {sha}")
-    for year, landed in pending.items():
-        click.echo(f"Waiting in landing/: {landed.path.name} (survey year {year}); run `ssm run` to load it.")
-    if path.exists():
-        try:
-            unfinished = runner.unfinished_years(root)
-        except WarehouseBusy as exc:
-            _fail(str(exc))
-        for year, reason in unfinished.items():
-            if year not in pending:
-                click.echo(f"Unfinished: survey year {year} ({reason}); `ssm run` builds it again.")
+        else:
+            reason = item.reason.removeprefix("building again: ")
+            click.echo(f"Unfinished: survey year {year} ({reason}); `ssm run` builds it again.")
+    for year, refusal in work.refused.items():
+        click.echo(
+            f"Refused: {refusal.file_name} (survey year {year}); put a corrected file in landing/ and run `ssm run`."
+        )
 
 
 @main.command()
 def demo() -> None:
     """Write the demonstration deliveries into the data folder and run the whole pipeline on them."""
-    from pipelines import runner
     from pipelines.lib.demo import write_demo_data
 
-    root = runner.root()
+    folder = DataFolder.from_environment().ensure()
+    root = folder.root
     marker = root / ".demo-data"
-    if any((root / "landing").glob("*")) and not marker.exists():
+    if any(folder.landing.glob("*")) and not marker.exists():
         _fail(
             f"{root} already holds deliveries that the demo did not write. Run the demo in its own folder: "
             "SSM_DATA_DIR=/tmp/ssm-demo ssm demo"
@@ -243,12 +264,12 @@ def demo() -> None:
     paths = write_demo_data(root)
     marker.touch()
     click.echo(
-        f"Wrote {len(paths)} demo deliveries to {root / 'landing'} and class sizes to {root / 'reference'}."
+        f"Wrote {len(paths)} demo deliveries to {folder.landing} and class sizes to {folder.class_sizes}."
     )
     if not os.environ.get("SSM_REPORT_RECIPIENTS"):
         os.environ["SSM_REPORT_RECIPIENTS"] = DEMO_RECIPIENTS
     run.main(args=[], standalone_mode=False)
-    reports = sorted((root / "reports").glob("*/report.html"))
+    reports = sorted(folder.reports.glob("*/report.html"))
     click.echo(f"{len(reports)} reports:")
     for path in reports:
         click.echo(f"  {path}")

@@ -1,4 +1,9 @@
-"""The Dagster code location: every asset, check, job, schedule and sensor of the SSM pipeline."""
+"""The Dagster code location: every asset, check, job, schedule and sensor of the SSM pipeline.
+
+The dbt manifest must exist before this module loads: `ssm`, `make dev` and the tests prepare it
+(pipelines.project.prepare_dbt_project), and under `dagster dev` dagster-dbt parses the project itself
+(prepare_if_dev in defs/transform/assets.py).
+"""
 
 import dagster as dg
 

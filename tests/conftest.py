@@ -2,14 +2,14 @@
 
 The build runs the real thing: Dagster in-process, dbt against a DuckDB file, pandera validation,
 report rendering. It loads every demonstration year (2016-2019 in v1, 2020-2025 in v2, 2018 the
-reference year of spec §10) the way `ssm run` loads several new deliveries: one ingest run, one dbt
-build and one report run, each over the range of years.
+reference year of spec §10) the way `ssm run` loads several new deliveries: one run over the range of
+years, with one dbt build.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,14 +62,36 @@ def pipeline_environment(root: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Parse the dbt project once if it changed, before any test loads the definitions (`ssm` does
+    the same before its runs; pipelines/project.py)."""
+    from pipelines.project import prepare_dbt_project
+
+    prepare_dbt_project()
+
+
+def run_pending(root: Path, years: Iterable[int] = (), only: Iterable[int] | None = None) -> list:
+    """What `ssm run [--year Y ...]` does, in this process, on the data folder root (whose variables
+    pipeline_environment set): plan the pending work and make its runs. With `only`, just those years
+    of the pending work run (to load years one run each)."""
+    from pipelines import launcher
+    from pipelines.paths import DataFolder
+    from pipelines.pending import PendingWork, pending_work
+
+    folder = DataFolder.at(root)
+    work = pending_work(folder, requested=years)
+    if only is not None:
+        work = PendingWork({y: item for y, item in work.years.items() if y in set(only)}, work.refused)
+    return launcher.run_pending(folder, work, launcher.instance(folder), requested=years)
+
+
 @pytest.fixture(scope="session")
 def built_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltPipeline]:
     """Run the survey-year job in-process for BUILT_YEARS on a fresh data folder."""
-    from pipelines import runner
     from pipelines.lib.demo import write_demo_data
 
     root = tmp_path_factory.mktemp("built") / "data"
     with pipeline_environment(root):
         write_demo_data(root, years=BUILT_YEARS)
-        outcomes = runner.run_job("survey_year_job", list(BUILT_YEARS), runner.instance())
+        outcomes = run_pending(root)
         yield BuiltPipeline(root=root, dagster_home=root / "dagster_home", outcomes=outcomes)

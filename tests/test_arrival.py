@@ -11,9 +11,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines import runner
 from pipelines.lib.landing import sha256_of
-from tests.conftest import pipeline_env
+from pipelines.paths import DataFolder
+from pipelines.pending import pending_work
+from tests.conftest import pipeline_env, run_pending
 from tests.deliveries import v1_row, write_v1
 
 MARTS = ("response_funnel", "metric_summary", "cohort_comparisons", "nonparticipation_reasons")
@@ -55,10 +56,6 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def run_pending(root: Path) -> list[runner.YearOutcome]:
-    return runner.run_job("survey_year_job", sorted(runner.pending_years(root)), runner.instance())
-
-
 def test_supersede_refuse_and_reload(data_root: Path) -> None:
     mentors = [v1_row(f"R_{i}", end="2019-04-02 09:00:00", Q5="1", Q12_1="", Q9="1") for i in range(12)]
     others = [v1_row(f"R_{i}", end="2019-04-02 09:00:00") for i in range(12, 30)]
@@ -66,14 +63,16 @@ def test_supersede_refuse_and_reload(data_root: Path) -> None:
     assert [o.succeeded for o in run_pending(data_root)] == [True]
     funnel = snapshot(data_root)["marts.response_funnel"][0]
     assert funnel[:9] == (2019, None, 30, 0, 0, 0, 0, 0, 30) and funnel[9] is None  # no class size, no rate
-    (warning,) = runner.instance().event_log_storage.get_asset_check_execution_history(
+    (warning,) = launcher.instance(
+        DataFolder.at(data_root)
+    ).event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(["marts", "response_funnel"]), "class_size_on_record"), limit=1
     )
     assert not warning.evaluation.passed and warning.evaluation.severity == dg.AssetCheckSeverity.WARN
     assert "No class size for 2019" in warning.evaluation.description
 
     # The same file again: nothing is pending, nothing runs.
-    assert runner.pending_years(data_root) == {}
+    assert not pending_work(DataFolder.at(data_root))
 
     # A corrected file (two more respondents) supersedes the first; both stay on record.
     extra = [v1_row(f"R_{i}", end="2019-04-03 09:00:00") for i in range(30, 32)]

@@ -32,9 +32,7 @@ def test_sensor_skips_when_everything_is_loaded(built_pipeline: BuiltPipeline) -
 def test_sensor_requests_a_new_year_once_the_file_has_settled(
     built_pipeline: BuiltPipeline, tmp_path: Path
 ) -> None:
-    root = tmp_path / "data"
-    shutil.copytree(built_pipeline.root / "landing", root / "landing")
-    shutil.copy(built_pipeline.root / "warehouse.duckdb", root / "warehouse.duckdb")
+    root = _copy_data_folder(built_pipeline, tmp_path)
     write_demo_data(tmp_path / "new", years=[2026])
     new_file = root / "landing" / "ssm_survey_2026.csv"
     shutil.copy(tmp_path / "new" / "landing" / "ssm_survey_2026.csv", new_file)
@@ -46,8 +44,44 @@ def test_sensor_requests_a_new_year_once_the_file_has_settled(
     os.utime(new_file, (settled, settled))
     result = _evaluate_sensor(built_pipeline, root)
     assert [r.partition_key for r in result.run_requests] == ["2026"]
-    assert result.run_requests[0].run_key.startswith("2026-")
+    assert result.run_requests[0].run_config == {"ops": {"ssm_dbt_models": {"config": {"years": [2026]}}}}
     assert result.dynamic_partitions_requests[0].partition_keys == ["2026"]
+    # The same file at the next tick is the same run key: Dagster does not request it twice.
+    assert _evaluate_sensor(built_pipeline, root).run_requests[0].run_key == result.run_requests[0].run_key
+
+
+def test_sensor_requests_what_ssm_run_would_run(built_pipeline: BuiltPipeline, tmp_path: Path) -> None:
+    """Promise: the sensor and `ssm run` share one plan: two new years are one run over their range
+    (not a run per year), with the dbt build told both years; a refused file is not requested."""
+    from pipelines.defs.planning import plan_runs
+    from pipelines.paths import DataFolder
+    from pipelines.pending import pending_work
+
+    root = _copy_data_folder(built_pipeline, tmp_path)
+    write_demo_data(tmp_path / "new", years=[2026, 2027])
+    settled = datetime.now().timestamp() - 120
+    for year in (2026, 2027):
+        path = shutil.copy(tmp_path / "new" / "landing" / f"ssm_survey_{year}.csv", root / "landing")
+        os.utime(path, (settled, settled))
+    result = _evaluate_sensor(built_pipeline, root)
+    (request,) = result.run_requests
+    assert request.partition_key is None
+    assert request.partition_key_range == dg.PartitionKeyRange("2026", "2027")
+    assert request.run_config["ops"]["ssm_dbt_models"]["config"]["years"] == [2026, 2027]
+    with dg.DagsterInstance.from_config(str(built_pipeline.dagster_home)) as instance:
+        planned = plan_runs(pending_work(DataFolder.at(root)), instance.get_dynamic_partitions("survey_year"))
+    assert [(r.run_key, r.tags, r.run_config) for r in planned.run_requests] == [
+        (request.run_key, request.tags, request.run_config)
+    ]
+
+
+def _copy_data_folder(built: BuiltPipeline, tmp_path: Path) -> Path:
+    """A data folder holding what the built one holds (without its Dagster instance)."""
+    root = tmp_path / "data"
+    for name in ("landing", "reports"):
+        shutil.copytree(built.root / name, root / name)
+    shutil.copy(built.root / "warehouse.duckdb", root / "warehouse.duckdb")
+    return root
 
 
 def test_yearly_schedule_requests_the_newest_year(built_pipeline: BuiltPipeline) -> None:

@@ -1,15 +1,15 @@
-"""How `ssm run` loads a batch of years cheaply (issue 6), and that the shortcuts change no result.
+"""How `ssm run` loads a batch of years cheaply (issues 6 and 15), and that the shortcuts change no result.
 
-- A batch is three runs: one ingest run over the range of years, one dbt build, one report run.
-- A refused delivery in a batch: the batch run fails, every year runs again on its own, the good
-  years load and the refused one fails with its own message (and only that run is alerted about).
+- A batch is one run of survey_year_job over the range of years, with one unpartitioned dbt build
+  told the years through its run configuration.
+- A refused delivery in a batch: the batch run fails, the plan is made again without the refused
+  year, the good years load in a second run and the refused one fails with its own message.
 - The dbt build skips dagster-dbt's `dbt --version` subprocess and keeps dbt's partial parsing
   valid from one build to the next (the years are not passed as --vars).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
 from pathlib import Path
@@ -17,9 +17,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster_dbt import DbtCliResource
 
-from tests.conftest import BUILT_YEARS, BuiltPipeline, pipeline_environment
+from tests.conftest import BUILT_YEARS, BuiltPipeline, pipeline_environment, run_pending
 
 RANGE_START = "dagster/asset_partition_range_start"
 
@@ -34,24 +33,27 @@ def _runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
     return list(reversed(instance.get_runs()))
 
 
-def test_a_batch_is_one_run_per_stage(built_pipeline: BuiltPipeline) -> None:
-    """Promise: loading the ten demo years took three runs, each over the whole range of years, and
-    Dagster records every asset of every year as materialised by them."""
+def test_a_batch_is_one_run(built_pipeline: BuiltPipeline) -> None:
+    """Promise: loading the ten demo years took one run over the whole range of years, with one dbt
+    build told those years; Dagster records every per-year asset of every year, and each dbt model
+    once, as materialised by it."""
+    from pipelines.defs.planning import DBT_STEP
+
     instance = dg.DagsterInstance.from_config(str(built_pipeline.dagster_home))
-    runs = [r for r in _runs(instance) if r.job_name in ("ingest_job", "transform_job", "report_job")]
-    first_runs = runs[:3]
-    assert [r.job_name for r in first_runs] == ["ingest_job", "transform_job", "report_job"]
+    (run,) = _runs(instance)
     years = [str(y) for y in BUILT_YEARS]
-    for run in first_runs:
-        assert run.status == dg.DagsterRunStatus.SUCCESS
-        assert (run.tags[RANGE_START], run.tags["dagster/asset_partition_range_end"]) == (years[0], years[-1])
-    for key in (
-        ["raw", "deliveries"],
-        ["raw", "responses"],
-        ["marts", "metric_summary"],
-        ["report", "yearly_report"],
-    ):
+    assert run.job_name == "survey_year_job" and run.status == dg.DagsterRunStatus.SUCCESS
+    assert (run.tags[RANGE_START], run.tags["dagster/asset_partition_range_end"]) == (years[0], years[-1])
+    assert run.tags["ssm/survey_years"] == ",".join(years)
+    assert run.run_config["ops"][DBT_STEP]["config"]["years"] == list(BUILT_YEARS)
+    for key in (["raw", "deliveries"], ["raw", "responses"], ["report", "yearly_report"]):
         assert instance.get_materialized_partitions(dg.AssetKey(key)) >= set(years), key
+    materialised = [
+        entry.dagster_event.event_specific_data.materialization
+        for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    ]
+    dbt_models = [m for m in materialised if m.asset_key == dg.AssetKey(["marts", "metric_summary"])]
+    assert len(dbt_models) == 1 and dbt_models[0].partition is None
     assert all(o.succeeded for o in built_pipeline.outcomes)
 
 
@@ -62,13 +64,15 @@ def test_a_refused_file_in_a_batch_fails_alone(
     """Promise: one bad delivery among several new ones does not stop the others; it fails with its
     own message, and the warehouse keeps that year's previous state. The same whether the batch's
     files are read in the run's process (small files) or in worker processes (large ones)."""
-    from pipelines import runner
     from pipelines.lib import batch_harmonise
+    from pipelines.paths import DataFolder
+    from pipelines.pending import pending_work
 
     if reading == "in worker processes":
         monkeypatch.setattr(batch_harmonise, "PARALLEL_MIN_BYTES", 0)
 
     root = _copy(built_pipeline, tmp_path)
+    built_runs = {r.run_id for r in _runs(dg.DagsterInstance.from_config(str(built_pipeline.dagster_home)))}
     landing = root / "landing"
     good = sorted(landing.glob("ssm_survey_2020*"))[0]
     corrected = landing / good.name.replace("2020", "2020_corrected", 1)
@@ -78,25 +82,26 @@ def test_a_refused_file_in_a_batch_fails_alone(
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         before_2021 = con.execute("select count(*) from raw.responses where survey_year = 2021").fetchall()
     with pipeline_environment(root):
-        instance = runner.instance()
-        pending = runner.pending_years(root)
-        assert sorted(pending) == [2020, 2021]
-        outcomes = {o.survey_year: o for o in runner.run_job("survey_year_job", sorted(pending), instance)}
-        runs = _runs(instance)
+        assert sorted(pending_work(DataFolder.at(root)).years) == [2020, 2021]
+        outcomes = {o.survey_year: o for o in run_pending(root)}
+        instance = dg.DagsterInstance.get()
+        runs = [r for r in _runs(instance) if r.run_id not in built_runs]
+        # Asked again, the plan lists nothing: the refused file is not read again for the same bytes.
+        again = pending_work(DataFolder.at(root))
     assert outcomes[2020].succeeded, outcomes[2020].message
     assert not outcomes[2021].succeeded
     assert "ssm_survey_2021_corrected.csv" in outcomes[2021].message
-    attempt = [r for r in runs if r.tags.get("ssm/batch_attempt") and r.tags.get(RANGE_START) == "2020"]
-    assert len(attempt) == 1 and attempt[0].status == dg.DagsterRunStatus.FAILURE
-    messages = [event.user_message for event in instance.all_logs(attempt[0].run_id)]
+    assert not again and list(again.refused) == [2021]
+    # The batch run failed; the plan made again ran 2020 alone. The failed run is the one the
+    # outcome (and the alert) names.
+    assert [(r.tags["ssm/survey_years"], r.status) for r in runs] == [
+        ("2020,2021", dg.DagsterRunStatus.FAILURE),
+        ("2020", dg.DagsterRunStatus.SUCCESS),
+    ]
+    assert outcomes[2021].run_id == runs[0].run_id and outcomes[2020].run_id == runs[1].run_id
+    messages = [event.user_message for event in instance.all_logs(runs[0].run_id)]
     in_workers = any("deliveries in 2 worker processes" in m for m in messages)
     assert in_workers == (reading == "in worker processes")
-    # The years ran again one run each; the failed one is the run the outcome (and the alert) names.
-    per_year = {
-        r.tags.get("dagster/partition"): r for r in runs if r.job_name == "ingest_job" and r not in attempt
-    }
-    assert per_year["2021"].run_id == outcomes[2021].run_id
-    assert per_year["2020"].status == dg.DagsterRunStatus.SUCCESS
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         statuses = dict(
             con.execute(
@@ -107,14 +112,6 @@ def test_a_refused_file_in_a_batch_fails_alone(
     assert statuses[corrected.name] == "loaded"
     assert statuses["ssm_survey_2021_corrected.csv"] == "refused"
     assert after_2021 == before_2021
-
-
-def test_survey_dbt_overrides_hooks_dagster_dbt_still_calls() -> None:
-    """Promise: the two private dagster-dbt hooks SurveyDbt overrides are still what DbtCliResource.cli
-    calls (a dagster-dbt upgrade that renames them fails here, not silently in production)."""
-    source = inspect.getsource(DbtCliResource.cli)
-    assert "self._cli_version" in source
-    assert "self._initialize_dbt_core_adapter(" in source
 
 
 def _parsing_messages(log: Path) -> list[str]:
@@ -136,8 +133,6 @@ def test_a_build_keeps_partial_parsing_and_asks_no_version(
     the data folder; the years are not passed as --vars)."""
     import dagster_dbt.core.resource as dbt_resource
 
-    from pipelines import runner
-
     def no_version_subprocess(*args: object, **kwargs: object) -> bytes:
         raise AssertionError(f"dagster-dbt ran a subprocess: {args}")
 
@@ -151,8 +146,8 @@ def test_a_build_keeps_partial_parsing_and_asks_no_version(
     log = root / "dbt" / "target" / "dbt.log"
     log.unlink()
     with pipeline_environment(root):
-        outcomes = runner.run_job("survey_year_job", [2021], runner.instance())
-    assert outcomes[0].succeeded, outcomes
+        outcomes = run_pending(root, years=[2021])
+    assert [o.survey_year for o in outcomes] == [2021] and outcomes[0].succeeded, outcomes
     parsing = _parsing_messages(log)
     assert parsing and all("Unable to do partial parsing" not in m for m in parsing), parsing
     assert any(m.startswith("Partial parsing enabled") for m in parsing), parsing
@@ -163,20 +158,22 @@ def test_charts_drawn_in_workers_are_the_charts_drawn_in_the_run(
 ) -> None:
     """Promise: a long batch draws its charts in worker processes (the shared build rendered ten
     years), and its reports are byte for byte the reports that a one-year run draws in its own process."""
-    from pipelines import runner
+    from pipelines import launcher
     from pipelines.defs.report.assets import PARALLEL_MIN_YEARS
+    from pipelines.paths import DataFolder
 
     assert len(BUILT_YEARS) >= PARALLEL_MIN_YEARS
     instance = dg.DagsterInstance.from_config(str(built_pipeline.dagster_home))
-    report_run = next(r for r in _runs(instance) if r.job_name == "report_job")
-    messages = [event.user_message for event in instance.all_logs(report_run.run_id)]
+    (build_run,) = _runs(instance)
+    messages = [event.user_message for event in instance.all_logs(build_run.run_id)]
     assert any(f"charts of {len(BUILT_YEARS)} years in 2 worker processes" in m for m in messages), messages
 
     root = _copy(built_pipeline, tmp_path)
     shutil.rmtree(root / "reports" / "2020")
     with pipeline_environment(root):
-        outcomes = runner.run_job("report_job", [2020], runner.instance())
-    assert outcomes[0].succeeded, outcomes
+        folder = DataFolder.at(root)
+        outcome = launcher.run_report(folder, launcher.instance(folder), 2020, send=False, force=False)
+    assert outcome.succeeded, outcome
     for name in ("report.html", "email.html", "email.txt", "value_items.png", "trends.png"):
         mine = (root / "reports" / "2020" / name).read_bytes()
         assert mine == (built_pipeline.root / "reports" / "2020" / name).read_bytes(), name

@@ -1,7 +1,7 @@
 """Crash safety (issue 7): `ssm run` killed with SIGKILL at 20 moments of a full build.
 
 Each cycle starts from a fresh data folder holding two demonstration deliveries (2019 in v1, 2020 in
-v2: a batch, so an ingest run over both years, one dbt build, a report run), starts `ssm run` in a
+v2: a batch, so one run over both years with one dbt build), starts `ssm run` in a
 process group of its own, and kills the whole group (dbt, its child, included) at a moment drawn
 with a fixed seed, uniformly over the wall time of an uninterrupted run of the same build. Then:
 
@@ -9,7 +9,7 @@ with a fixed seed, uniformly over the wall time of an uninterrupted run of the s
   every year visible in any mart has all of its rows, equal to the uninterrupted build's, in every
   mart, and the cross-year table is there only with them;
 - the next `ssm run` exits 0 and every mart equals the uninterrupted build's, table for table; the
-  reports are there, nothing of the killed run is left (build copy, journal, unfinished Dagster runs).
+  reports are there, nothing of the killed run is left (build copy, unfinished Dagster runs).
 
 The dbt parse of the project (dbt/target) is carried from cycle to cycle, the same path every time:
 it is a cache, as in a data folder that has run before.
@@ -186,7 +186,7 @@ def test_a_killed_run_never_shows_half_a_year_and_the_next_run_recovers(tmp_path
             reports = sorted(int(p.parent.name) for p in (root / "reports").glob("*/report.html"))
             if reports != CRASH_YEARS:
                 problems.append(f"reports after the next run: {reports}")
-            leftovers = [name for name in (".building", ".ssm-unfinished.json") if (root / name).exists()]
+            leftovers = [name for name in (".building",) if (root / name).exists()]
             problems += [f"{name} left after the next run" for name in leftovers]
             problems += [f"Dagster run left {r}" for r in _in_progress_runs(root)]
         if problems:
@@ -214,27 +214,29 @@ def test_a_run_left_started_by_a_killed_command_does_not_block_the_next(
     SIGTERM): `ssm report --year Y` marks it failed, frees the slot, says so, and completes."""
     import uuid
 
-    from pipelines import runner
+    from pipelines import launcher
+    from pipelines.paths import DataFolder
 
     root = copy_built(built_pipeline, tmp_path)
+    folder = DataFolder.at(root)
     with pipeline_environment(root):
-        instance = runner.instance()
+        instance = launcher.instance(folder)
         run_id = str(uuid.uuid4())
         instance.add_run(
             dg.DagsterRun(
-                job_name="transform_job",
+                job_name="survey_year_job",
                 run_id=run_id,
                 status=dg.DagsterRunStatus.STARTED,
-                tags={runner.DATA_DIR_TAG: str(root)},
+                tags={launcher.DATA_DIR_TAG: str(root)},
             )
         )
         claim = instance.event_log_storage.claim_concurrency_slot("warehouse", run_id, "ssm_dbt_models")
         assert claim.slot_status.value == "CLAIMED"
     result = ssm_in_process(root, "report", "--year", "2018")
     assert result.exit_code == 0, result.output
-    assert f"Closed run {run_id} (transform_job)" in result.output
+    assert f"Closed run {run_id} (survey_year_job)" in result.output
     assert "ok   2018" in result.output
     with pipeline_environment(root):
-        instance = runner.instance()
+        instance = launcher.instance(folder)
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
         assert instance.event_log_storage.get_concurrency_info("warehouse").claimed_slots == []

@@ -24,8 +24,7 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import Table, Table2x2
 from statsmodels.stats.proportion import proportion_confint
 
-from pipelines import runner
-from tests.conftest import pipeline_environment
+from tests.conftest import pipeline_environment, run_pending
 from tests.deliveries import REASON_1, csv_text, v1_headers, v1_row, v2_headers, v2_row
 
 Z = 1.959963984540054
@@ -176,7 +175,8 @@ def load(root: Path, years: dict, load_years: tuple[int, ...]) -> None:
     for year in load_years:
         write_delivery(root, year, *years[year])
     with pipeline_environment(root):
-        outcomes = runner.run_job("survey_year_job", list(load_years), runner.instance())
+        outcomes = run_pending(root)
+    assert sorted(o.survey_year for o in outcomes) == sorted(load_years)
     assert all(o.succeeded for o in outcomes), [o.message for o in outcomes]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.lib.landing import sha256_of
-from tests.conftest import BuiltPipeline, pipeline_environment
+from tests.conftest import BuiltPipeline, pipeline_environment, run_pending
 from tests.reliability import copy_built, differences, marts, query, ssm_in_process
 
 
@@ -123,30 +123,33 @@ def test_a_backfill_of_every_year_equals_year_by_year_loads(tmp_path: Path) -> N
     """Promise: a backfill of survey_year_job over every partition (what the UI's "materialize all
     partitions" launches for this job: one run over the range of years, its single-run backfill
     policy) gives the same marts, table for table, as loading the years one run each, oldest first."""
-    from pipelines import runner
+    from pipelines import launcher
+    from pipelines.defs.dagster_internals import partition_range_tags
+    from pipelines.defs.shared import survey_years
     from pipelines.lib.demo import write_demo_data
+    from pipelines.paths import DataFolder
 
     root = tmp_path / "data"
+    folder = DataFolder.at(root)
     write_demo_data(root, years=BACKFILL_YEARS)
     with pipeline_environment(root):
-        instance = runner.instance()
         for year in BACKFILL_YEARS:
-            (outcome,) = runner.run_job("survey_year_job", [year], instance)
-            assert outcome.succeeded, outcome.message
+            (outcome,) = run_pending(root, only=[year])
+            assert outcome.survey_year == year and outcome.succeeded, outcome.message
     year_by_year = marts(root / "warehouse.duckdb")
     assert year_by_year and all(year_by_year.values())
 
     # The same deliveries in a new warehouse and instance at the same path (dbt's parse of the
-    # project, kept in dbt/target, stays valid), loaded by one backfill run over every year.
+    # project, kept in dbt/target, stays valid), loaded by one backfill run over every year, with the
+    # job's default configuration (the dbt build then rebuilds every year).
     for name in ("warehouse.duckdb", "dagster_home", "archive", "reports", "logs"):
         path = root / name
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     with pipeline_environment(root):
-        instance = runner.instance()
-        instance.add_dynamic_partitions(runner.PARTITIONS_NAME, [str(y) for y in BACKFILL_YEARS])
-        tags = runner._range_tags(BACKFILL_YEARS, instance)
-        assert tags == {runner.RANGE_START_TAG: "2019", runner.RANGE_END_TAG: "2020"}
-        result = runner._execute("survey_year_job", instance, tags=tags)
-        assert result.success, runner._failure_message(result)
+        instance = launcher.instance(folder)
+        instance.add_dynamic_partitions(survey_years.name, [str(y) for y in BACKFILL_YEARS])
+        tags = partition_range_tags("2019", "2020")
+        result = launcher.execute(folder, instance, "survey_year_job", tags=tags)
+        assert result.success, launcher.failure_message(instance, result.run_id)
         assert [run.job_name for run in instance.get_runs()] == ["survey_year_job"]
     assert differences(marts(root / "warehouse.duckdb"), year_by_year) == []

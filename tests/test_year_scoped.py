@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.project import PROJECT_ROOT
+from pipelines.paths import PROJECT_ROOT
 from tests.conftest import BuiltPipeline, pipeline_env
 
 TABLES = ("cohort_comparisons", "demographic_balance")

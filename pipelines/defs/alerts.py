@@ -4,7 +4,8 @@ e-mails SSM_ALERT_RECIPIENTS. Leadership never gets these."""
 import dagster as dg
 
 from pipelines.defs.resources import Mailer, SurveyConfig
-from pipelines.lib.alerts import BATCH_ATTEMPT_TAG, FailedRun, failure_reasons, send_alert
+from pipelines.defs.shared import SURVEY_YEARS_TAG
+from pipelines.lib.alerts import FailedRun, failure_reasons, send_alert
 from pipelines.lib.mail import SendOutcome
 
 
@@ -14,7 +15,8 @@ def failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> FailedRun:
     return FailedRun(
         run_id=run.run_id,
         job_name=run.job_name,
-        survey_year=run.tags.get("dagster/partition"),
+        survey_year=run.tags.get(SURVEY_YEARS_TAG, "").replace(",", ", ")
+        or run.tags.get("dagster/partition"),
         reasons=failure_reasons(events),
     )
 
@@ -36,12 +38,6 @@ def alert_analysts(
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
 def analyst_alert_sensor(context: dg.RunFailureSensorContext, mailer: Mailer, survey: SurveyConfig) -> None:
     """E-mail the analysts (SSM_ALERT_RECIPIENTS) when a run of this code location fails."""
-    if context.dagster_run.tags.get(BATCH_ATTEMPT_TAG):
-        # `ssm run` follows a failed batch run with a run per year, and alerts about those.
-        context.log.info(
-            f"Run {context.dagster_run.run_id} was a batch attempt; its years ran again one by one."
-        )
-        return
     if not mailer.analysts():
         context.log.warning("A run failed, but SSM_ALERT_RECIPIENTS is not set: nobody was alerted.")
         return

@@ -5,18 +5,17 @@ starts (and can be overridden in the launchpad), and secrets never appear in the
 """
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource
-from dagster_dbt.compat import DBT_PYTHON_VERSION
-from packaging.version import Version
 
+from pipelines.defs.dagster_internals import SurveyDbt
 from pipelines.lib import warehouse
 from pipelines.lib.mail import SmtpSettings
+from pipelines.paths import DATA_DIR_ENV, DataFolder
 from pipelines.project import DBT_EXECUTABLE, dbt_project
 
 
@@ -28,42 +27,48 @@ def env_or(name: str, default: str = "") -> dg.EnvVar | str:
 class SurveyConfig(dg.ConfigurableResource):
     """Where the data folder is, the ResponseId salt and the small-cell threshold (spec §11)."""
 
-    data_dir: str
+    # Empty: SSM_DATA_DIR as it is when the run starts (else the project's data/ folder).
+    data_dir: str = ""
     response_salt: str = ""
     small_cell_min: int = 5
 
     @property
+    def folder(self) -> DataFolder:
+        """The data folder and its named places (pipelines/paths.py)."""
+        return DataFolder.at(self.data_dir) if self.data_dir else DataFolder.from_environment()
+
+    @property
     def root(self) -> Path:
-        return Path(self.data_dir).expanduser().resolve()
+        return self.folder.root
 
     @property
     def landing_dir(self) -> Path:
-        return self.root / "landing"
+        return self.folder.landing
 
     @property
     def archive_dir(self) -> Path:
-        return self.root / "archive"
+        return self.folder.archive
 
     @property
     def reports_dir(self) -> Path:
-        return self.root / "reports"
+        return self.folder.reports
 
     @property
     def report_cache_dir(self) -> Path:
         """What each year's report may show, kept between runs (report_figures.ProtectionCache)."""
-        return self.reports_dir / ".protection"
+        return self.folder.report_protection_cache
 
     @property
     def outbox_dir(self) -> Path:
-        return self.root / "outbox"
+        return self.folder.outbox
 
     @property
     def class_sizes_path(self) -> Path:
-        return self.root / "reference" / "class_sizes.csv"
+        return self.folder.class_sizes
 
     @property
     def warehouse_path(self) -> Path:
-        return self.root / "warehouse.duckdb"
+        return self.folder.warehouse
 
     def require_salt(self) -> str:
         """The ResponseId salt, or a clear failure telling the analyst how to set it."""
@@ -83,11 +88,13 @@ class SurveyConfig(dg.ConfigurableResource):
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB file; every connection waits out another writer and is always closed."""
 
-    data_dir: str
+    # Empty: SSM_DATA_DIR as it is when the run starts (else the project's data/ folder).
+    data_dir: str = ""
 
     @property
     def path(self) -> Path:
-        return Path(self.data_dir).expanduser().resolve() / "warehouse.duckdb"
+        folder = DataFolder.at(self.data_dir) if self.data_dir else DataFolder.from_environment()
+        return folder.warehouse
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -102,26 +109,6 @@ class Warehouse(dg.ConfigurableResource):
             if not read_only:
                 warehouse.ensure_raw_tables(connection)
             yield connection
-
-
-class SurveyDbt(DbtCliResource):
-    """dagster-dbt's dbt resource without two fixed costs that this project does not need.
-
-    Before each `dbt build`, DbtCliResource runs `dbt --version` in a subprocess (which imports all of
-    dbt-core to print a version) and sets up a dbt adapter in this process (dbt's imports, macros); the
-    adapter serves only row counts and column metadata, which these assets do not fetch. Together about
-    13 s per build (bench/PROFILE.md). The dbt that runs is the dbt-core installed beside dagster-dbt,
-    so its version is known without asking.
-    """
-
-    # Both override private methods of dagster-dbt 0.29 (core/resource.py); tests/test_dbt_resource.py
-    # fails if an upgrade stops calling them.
-    @property
-    def _cli_version(self) -> Version:
-        return DBT_PYTHON_VERSION
-
-    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
-        return None
 
 
 class Mailer(dg.ConfigurableResource):
@@ -166,7 +153,7 @@ class Mailer(dg.ConfigurableResource):
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    data_dir = dg.EnvVar("SSM_DATA_DIR")
+    data_dir = env_or(DATA_DIR_ENV)
     return dg.Definitions(
         resources={
             "survey": SurveyConfig(

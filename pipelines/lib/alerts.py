@@ -19,10 +19,6 @@ from pathlib import Path
 
 from pipelines.lib.mail import SendOutcome, SmtpSettings, send_smtp, write_to_outbox
 
-# The tag of a batch run (several years in one run) that `ssm run` follows with a run per year when it
-# fails (pipelines/runner.py): the analysts are alerted about those runs, not about the batch run.
-BATCH_ATTEMPT_TAG = "ssm/batch_attempt"
-
 
 @dataclass(frozen=True)
 class FailedRun:
@@ -30,6 +26,7 @@ class FailedRun:
 
     run_id: str
     job_name: str
+    # The run's survey year, or years ("2019, 2020"); None for a run of no particular year.
     survey_year: str | None
     reasons: list[str]
 
@@ -57,7 +54,8 @@ def failure_reasons(events: Iterable) -> list[str]:
 
 def alert_text(run: FailedRun, data_dir: Path) -> str:
     """The body of the alert: the failure first, then where to look and what to do."""
-    year = f" for survey year {run.survey_year}" if run.survey_year else ""
+    plural = "s" if run.survey_year and "," in run.survey_year else ""
+    year = f" for survey year{plural} {run.survey_year}" if run.survey_year else ""
     reasons = (
         "\n".join(f"- {reason}" for reason in run.reasons) or "- (no reason recorded; see the run's log)"
     )

@@ -100,3 +100,20 @@ def record_outcomes(
         "and message_id = ? and attempted_at = ? and outcome = 'sending'",
         [[o, d, year, r, message_id, started] for r, (o, d) in results.items()],
     )
+
+
+def last_send(con: duckdb.DuckDBPyConnection, year: int) -> list[tuple[str, str, str | None]]:
+    """(recipient, outcome, detail) of the year's latest sending of its report."""
+    return con.execute(
+        "select recipient, outcome, detail from ops.report_emails where survey_year = ? "
+        "and attempted_at = (select max(attempted_at) from ops.report_emails where survey_year = ?)",
+        [year, year],
+    ).fetchall()
+
+
+def all_sends(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """(survey_year, recipient, outcome, attempted_at, report_sha256) of every send, oldest first."""
+    return con.execute(
+        "select survey_year, recipient, outcome, attempted_at, report_sha256 "
+        "from ops.report_emails order by attempted_at"
+    ).fetchall()

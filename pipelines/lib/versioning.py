@@ -6,7 +6,7 @@ import subprocess
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
-from pipelines.project import PROJECT_ROOT
+from pipelines.paths import PROJECT_ROOT
 
 
 @cache

@@ -9,17 +9,13 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import duckdb
 
-from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import SurveyConfig, Warehouse
+from pipelines.defs.shared import WAREHOUSE_POOL, per_year_metadata, run_years, survey_years
 from pipelines.lib.errors import DeliveryError
 from pipelines.lib.landing import LandedFile, newest_per_year, sha256_of
 
 if TYPE_CHECKING:
     from pipelines.lib.batch_harmonise import DeliveryJob, HarmonisedJob
-
-# Every asset that writes the DuckDB file runs in this pool (limit 1 in dagster.yaml): DuckDB allows
-# one writing process per file.
-WAREHOUSE_POOL = "warehouse"
 
 
 @dg.asset(
@@ -77,39 +73,6 @@ def deliveries(
         for year in run_years(context):
             recorded[year] = _record_delivery(con, survey, year, landed_files.get(year))
     return dg.MaterializeResult(metadata=per_year_metadata(recorded))
-
-
-def run_years(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[int]:
-    """The survey years of this run: one, or several in a batch run over a range of years."""
-    return sorted(int(key) for key in context.partition_keys)
-
-
-def per_year_metadata(by_year: dict[int, dict]) -> dict:
-    """A year's metadata as it is; a batch's as totals plus a table with a row per year.
-
-    Dagster records one materialisation per year of a batch run, all with the same metadata.
-    """
-    if len(by_year) == 1:
-        return next(iter(by_year.values()))
-    rows = [{"survey_year": year, **values} for year, values in sorted(by_year.items())]
-    totals = {
-        key: sum(r[key] for r in rows)
-        for key in ("dagster/row_count",)
-        if all(isinstance(r.get(key), int) for r in rows)
-    }
-    # Paths as text; markdown (a year's first issues) does not fit in a table cell and is left out.
-    rows = [
-        {
-            k: getattr(v, "path", v)
-            for k, v in row.items()
-            if getattr(v, "path", None) or not isinstance(v, dg.MetadataValue)
-        }
-        for row in rows
-    ]
-    import pandas as pd  # imported when run: loading the definitions should not pay for it
-
-    table = pd.DataFrame(rows)
-    return {**totals, "years": dg.MetadataValue.md(table.to_markdown(index=False))}
 
 
 def _record_delivery(
@@ -197,8 +160,8 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
     """Read, bucket, validate and load the newest delivery of each of the run's years, each year
     replaced in one transaction.
 
-    A refused delivery fails the run (after the years before it loaded). `ssm run` then loads the
-    batch's years one run each, so that every year gets its own outcome (pipelines/runner.py).
+    A refused delivery fails the run (after the years before it loaded) and is recorded as refused;
+    planned again, the batch's other years run without it (pipelines/pending.py).
     """
     # Imported when a file is loaded, not when the definitions load (pandas, pandera: seconds).
     from pipelines.lib.batch_harmonise import harmonised_in_order, worker_count

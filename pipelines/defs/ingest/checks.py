@@ -3,9 +3,8 @@
 import dagster as dg
 import duckdb
 
-from pipelines.defs.ingest.assets import WAREHOUSE_POOL
-from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import Warehouse
+from pipelines.defs.shared import WAREHOUSE_POOL, survey_years
 
 BUCKET_IDENTITY_CHECK = "bucket_identity"
 

@@ -1,14 +1,13 @@
-"""The landing sensor: a new or changed delivery in landing/ starts its survey year's run."""
-
-import time
+"""The landing sensor: new or changed deliveries in landing/ start the runs that load them."""
 
 import dagster as dg
 
-from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.jobs import survey_year_job
+from pipelines.defs.planning import add_partitions_request, plan_runs
 from pipelines.defs.resources import SurveyConfig
-from pipelines.lib.landing import sha256_of
-from pipelines.runner import pending_years
+from pipelines.defs.shared import survey_years
+from pipelines.lib.warehouse import WarehouseBusy
+from pipelines.pending import pending_work
 
 # A file still being copied into landing/ changes size and mtime; wait until it has been still this long.
 SETTLE_SECONDS = 30
@@ -18,24 +17,17 @@ SETTLE_SECONDS = 30
 def landing_sensor(
     context: dg.SensorEvaluationContext, survey: SurveyConfig
 ) -> dg.SensorResult | dg.SkipReason:
-    """Request the survey-year run for each delivery in landing/ that is not loaded yet."""
-    root = survey.root
-    requests, new_years = [], []
-    for year, landed in pending_years(root).items():
-        if time.time() - landed.modified_at < SETTLE_SECONDS:
-            continue
-        key = str(year)
-        if not context.instance.has_dynamic_partition(survey_years.name, key):
-            new_years.append(key)
-        # One run per file content and arrival: the same file never starts a second run, a corrected
-        # file does, and so does an older delivery put back in landing/ (a new modification time).
-        arrival = int(landed.modified_at)
-        requests.append(
-            dg.RunRequest(run_key=f"{year}-{sha256_of(landed.path)}-{arrival}", partition_key=key)
-        )
-    if not requests:
-        return dg.SkipReason(f"Nothing new in {root / 'landing'}.")
+    """Request the runs the landing folder needs: the same runs `ssm run` makes (defs/planning.py)."""
+    folder = survey.folder
+    try:
+        # A run holds the warehouse: skip this tick rather than wait (the next comes in a minute).
+        work = pending_work(folder, settle_seconds=SETTLE_SECONDS, wait_seconds=0)
+    except WarehouseBusy as err:
+        return dg.SkipReason(f"The warehouse is busy; trying again at the next tick. {err}")
+    if not work:
+        waiting = f" ({len(work.settling)} file(s) still being copied)" if work.settling else ""
+        return dg.SkipReason(f"Nothing new in {folder.landing}{waiting}.")
+    planned = plan_runs(work, context.instance.get_dynamic_partitions(survey_years.name))
     return dg.SensorResult(
-        run_requests=requests,
-        dynamic_partitions_requests=[survey_years.build_add_request(new_years)] if new_years else [],
+        run_requests=planned.run_requests, dynamic_partitions_requests=add_partitions_request(planned)
     )

@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import json
 import re
 import shutil
 from datetime import UTC, datetime
@@ -10,9 +11,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.defs.ingest.assets import WAREHOUSE_POOL, per_year_metadata, run_years
-from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import Mailer, SurveyConfig, Warehouse
+from pipelines.defs.shared import WAREHOUSE_POOL, per_year_metadata, run_years, survey_years
 from pipelines.lib import email_ledger
 from pipelines.lib.mail import SendOutcome, build_report_message, send_smtp, write_to_outbox
 from pipelines.lib.pdf import PdfError, keep_pdf_of_unchanged_report, report_pdf
@@ -47,7 +47,7 @@ def _data_uri(path: Path) -> str:
     group_name="report",
     kinds={"html", "jinja"},
     partitions_def=survey_years,
-    # A batch of years is rendered in one run (pipelines/runner.py): a run per year costs more in
+    # A batch of years is rendered in one run (defs/planning.py): a run per year costs more in
     # Dagster's bookkeeping than rendering the report does.
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
@@ -139,6 +139,11 @@ def _finish_report(
     digest = hashlib.sha256(report_html.encode("utf-8")).hexdigest()
     # The PDF of an unchanged report (made when it was e-mailed) stays: it is not printed again.
     keep_pdf_of_unchanged_report(final_dir, staging_dir, digest)
+    # What the report was made from: the planner (pipelines/pending.py) renders a year again whose
+    # report is missing or was made from another delivery (a run stopped before the swap below).
+    provenance = {**report_context["meta"], "survey_year": year, "report_sha256": digest}
+    provenance_path = survey.folder.report_provenance(year)
+    (staging_dir / provenance_path.name).write_text(json.dumps(provenance, indent=2), encoding="utf-8")
     # Swap the finished folder in whole: readers never see half a report.
     old_dir = survey.reports_dir / f".{year}.old"
     shutil.rmtree(old_dir, ignore_errors=True)

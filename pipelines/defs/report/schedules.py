@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.jobs import report_delivery_job
+from pipelines.defs.shared import survey_years
 
 # The survey runs in spring and the file usually lands in May; 1 July 08:00 leaves June for checks.
 # Stopped by default: an analyst turns it on in the UI once the year's data has been reviewed.

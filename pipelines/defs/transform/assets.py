@@ -7,13 +7,20 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from pydantic import Field
 
-from pipelines.defs.ingest.assets import WAREHOUSE_POOL
-from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import SurveyConfig
+from pipelines.defs.shared import WAREHOUSE_POOL
 from pipelines.lib import warehouse
 from pipelines.lib.year_scoped import BUILD_YEARS_ENV
-from pipelines.project import DBT_WAREHOUSE_ENV, DBT_WORKDIR_ENV, dbt_project, environment_variable
+from pipelines.project import (
+    DBT_BIN,
+    DBT_BIN_ENV,
+    DBT_WAREHOUSE_ENV,
+    DBT_WORKDIR_ENV,
+    dbt_project,
+    environment_variable,
+)
 
 
 class SchemaQualifiedTranslator(DagsterDbtTranslator):
@@ -28,31 +35,46 @@ class SchemaQualifiedTranslator(DagsterDbtTranslator):
         return "transform"
 
 
+class DbtBuildConfig(dg.Config):
+    """Which survey years the build recomputes (the others' rows stay as they are)."""
+
+    years: list[int] | None = Field(
+        default=None,
+        description="The survey years whose rows to rebuild, e.g. [2025]; leave empty to rebuild every "
+        "year. The landing sensor and `ssm run` set the years their run loads (defs/planning.py).",
+    )
+
+
+# Under `dagster dev` only (dagster-dbt's pattern): parse a changed project before reading its manifest.
+dbt_project.prepare_if_dev()
+
+
+# Not partitioned: the models are one build over the warehouse, and the cross-year marts
+# (metric_trends, metric_trend_tests) are not per-year things. A run that loads a year tells the build
+# that year through its run configuration; the per-year models then rebuild only its rows.
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     dagster_dbt_translator=SchemaQualifiedTranslator(),
-    partitions_def=survey_years,
-    # A batch of years (ssm run with several new deliveries, a backfill) is one dbt build, not one per
-    # year: dbt's start-up and parsing are most of a small year's cost.
-    backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
 )
-def ssm_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, survey: SurveyConfig):
-    """Build and test the dbt models for the run's survey years (and the cross-year tables)."""
-    years = sorted(int(key) for key in context.partition_keys)
-    # One dbt target folder per data folder, kept from build to build: dbt re-parses only what changed
-    # (its partial_parse.msgpack is valid while the profile stays the same, see dbt_warehouse), and the
-    # folder does not gain a copy per run as dagster-dbt's default per-run target folders do.
-    target_path = survey.root / "dbt" / "target"
+def ssm_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, survey: SurveyConfig, config: DbtBuildConfig
+):
+    """Build and test the dbt models: the years named in the run configuration, or every year."""
+    folder = survey.folder
     # dbt builds a copy of the warehouse, put in place in one step when the build succeeded: a killed
     # or failed build leaves the marts as they were, never some models rebuilt and others not.
     try:
         with (
-            build_years(years),
-            warehouse.build_in_copy(survey.warehouse_path) as copy,
-            dbt_warehouse(survey.root, copy),
+            build_years(config.years),
+            warehouse.build_in_copy(folder.warehouse) as copy,
+            dbt_warehouse(folder.root, copy),
         ):
-            yield from dbt.cli(["build"], context=context, target_path=target_path).stream()
+            # One dbt target folder per data folder, kept from build to build: dbt re-parses only what
+            # changed (its partial_parse.msgpack is valid while the profile stays the same, see
+            # dbt_warehouse), and the folder does not gain a copy per run as dagster-dbt's default
+            # per-run target folders do.
+            yield from dbt.cli(["build"], context=context, target_path=folder.dbt_target).stream()
     except (warehouse.WarehouseBusy, warehouse.WarehouseChanged) as err:
         raise dg.Failure(description=str(err), allow_retries=False) from None
 
@@ -69,16 +91,19 @@ def dbt_warehouse(root: Path, path: Path) -> Iterator[None]:
     with (
         environment_variable(DBT_WORKDIR_ENV, str(root)),
         environment_variable(DBT_WAREHOUSE_ENV, str(path.relative_to(root))),
+        environment_variable(DBT_BIN_ENV, str(DBT_BIN)),
     ):
         yield
 
 
 @contextmanager
-def build_years(years: list[int]) -> Iterator[None]:
-    """Tell the dbt build which survey years it (re)builds, through the environment it inherits.
+def build_years(years: list[int] | None) -> Iterator[None]:
+    """Tell the dbt build which survey years it (re)builds (None: every year), through the
+    environment it inherits.
 
     Not `--vars`: dbt re-parses the whole project whenever its vars change (5 s a build), while this
     variable is read only at run time (macros/survey_year.sql, pipelines/lib/year_scoped.py).
     """
-    with environment_variable(BUILD_YEARS_ENV, ",".join(str(year) for year in years)):
+    listed = "" if years is None else ",".join(str(year) for year in sorted(set(years)))
+    with environment_variable(BUILD_YEARS_ENV, listed):
         yield

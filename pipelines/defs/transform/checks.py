@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.defs.resources import SurveyConfig, Warehouse
+from pipelines.defs.shared import WAREHOUSE_POOL
 
 
 # Not partitioned: it looks at every loaded year, so it runs the same after one year's load and

@@ -4,4 +4,5 @@
 # parse of the project only while the profile stays the same, so every data folder, a new one too,
 # re-uses the project's parse instead of parsing it again (pipelines/defs/transform/assets.py).
 cd "${SSM_DBT_WORKDIR:-.}" || exit 1
-exec dbt "$@"
+# The dbt of the environment the pipeline runs in (pipelines/project.py), else the one on PATH.
+exec "${SSM_DBT_BIN:-dbt}" "$@"
