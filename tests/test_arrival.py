@@ -63,9 +63,7 @@ def test_supersede_refuse_and_reload(data_root: Path) -> None:
     assert [o.succeeded for o in run_pending(data_root)] == [True]
     funnel = snapshot(data_root)["marts.response_funnel"][0]
     assert funnel[:9] == (2019, None, 30, 0, 0, 0, 0, 0, 30) and funnel[9] is None  # no class size, no rate
-    (warning,) = launcher.instance(
-        DataFolder.at(data_root)
-    ).event_log_storage.get_asset_check_execution_history(
+    (warning,) = dg.DagsterInstance.get().event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(["marts", "response_funnel"]), "class_size_on_record"), limit=1
     )
     assert not warning.evaluation.passed and warning.evaluation.severity == dg.AssetCheckSeverity.WARN

@@ -1,7 +1,10 @@
-"""The project's Dagster event log storage (pipelines/event_log.py): faster, and the same history."""
+"""Guards on the Dagster and dagster-dbt internals the project uses (pipelines/defs/dagster_internals.py):
+each fails on an upgrade that changes what the project relies on, instead of the pipeline silently
+doing something else."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import time
 from pathlib import Path
@@ -9,10 +12,17 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage import tags as dagster_tags
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.utils import make_new_run_id
+from dagster_dbt import DbtCliResource
 
-from pipelines.event_log import MAX_CACHED_ENGINES, FastSqliteEventLogStorage
+from pipelines.defs.dagster_internals import (
+    MAX_CACHED_ENGINES,
+    FastSqliteEventLogStorage,
+    free_pool_slots,
+    partition_range_tags,
+)
 from pipelines.project import INSTANCE_CONFIG
 
 
@@ -62,3 +72,33 @@ def test_dagster_s_own_storage_reads_what_it_wrote(tmp_path: Path) -> None:
     default.store_event(_materialisation(other_run, 2050))
     assert len(fast.get_logs_for_run(other_run)) == 1
     assert "2050" in fast.get_materialized_partitions(key)
+
+
+def test_range_tags_are_dagster_s() -> None:
+    """Promise: the run tags of a run over a range of partitions are the ones Dagster reads."""
+    tags = partition_range_tags("2019", "2020")
+    assert set(tags) == {
+        dagster_tags.ASSET_PARTITION_RANGE_START_TAG,
+        dagster_tags.ASSET_PARTITION_RANGE_END_TAG,
+    }
+    assert dg.RunRequest(tags=tags).partition_key_range == dg.PartitionKeyRange("2019", "2020")
+
+
+def test_freeing_a_dead_run_s_slot(tmp_path: Path) -> None:
+    """Promise: the storage method that frees a run's pool slots still does."""
+    shutil.copyfile(INSTANCE_CONFIG, tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        run_id = make_new_run_id()
+        instance.event_log_storage.set_concurrency_slots("warehouse", 1)  # as a first run's pool sets it
+        claim = instance.event_log_storage.claim_concurrency_slot("warehouse", run_id, "step")
+        assert claim.slot_status.value == "CLAIMED"
+        free_pool_slots(instance, run_id)
+        assert instance.event_log_storage.get_concurrency_info("warehouse").claimed_slots == []
+
+
+def test_survey_dbt_overrides_hooks_dagster_dbt_still_calls() -> None:
+    """Promise: the two private dagster-dbt hooks SurveyDbt overrides are still what DbtCliResource.cli
+    calls (a dagster-dbt upgrade that renames them fails here, not silently in production)."""
+    source = inspect.getsource(DbtCliResource.cli)
+    assert "self._cli_version" in source
+    assert "self._initialize_dbt_core_adapter(" in source
