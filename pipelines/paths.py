@@ -102,6 +102,11 @@ class DataFolder:
         return self.root / "logs"
 
     @property
+    def alerts(self) -> Path:
+        """One claim file per failed run whose alert was sent (lib/alerts.py): each alert goes once."""
+        return self.root / "alerts"
+
+    @property
     def landing_checksums(self) -> Path:
         """A cache of the landing files' SHA-256 by name, size and modification time (lib/landing.py)."""
         return self.root / ".landing-checksums.json"

@@ -17,7 +17,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from pipelines.lib.mail import SendOutcome, SmtpSettings, send_smtp, write_to_outbox
+from pipelines.lib.mail import SendOutcome, SmtpSettings, deliver
+from pipelines.paths import DataFolder
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def alert_text(run: FailedRun, data_dir: Path) -> str:
         "Nothing of a failed year is loaded: the warehouse and the reports keep their previous state.\n\n"
         "Where to look:\n"
         f"- the Dagster UI (make dev, then http://127.0.0.1:3000/runs/{run.run_id})\n"
-        f"- the detailed log of the day in {data_dir / 'logs'}\n"
+        f"- the detailed log of the day in {DataFolder.at(data_dir).logs}\n"
         "- `ssm status` for what is loaded and what waits in landing/\n\n"
         "What to do: fix the delivery (or the setting) the reason names, put the corrected file in "
         "landing/, and run `ssm run` again.\n"
@@ -103,7 +104,7 @@ def send_alert(
     """
     if not recipients:
         return None
-    alerts_dir = data_dir / "alerts"
+    alerts_dir = DataFolder.at(data_dir).alerts
     alerts_dir.mkdir(parents=True, exist_ok=True)
     claim = alerts_dir / f"{run.run_id}.json"
     try:
@@ -115,11 +116,8 @@ def send_alert(
             {"run_id": run.run_id, "claimed_at": datetime.now(UTC).isoformat(), "outcome": "sending"}, handle
         )
     message = build_alert(run, sender, recipients, data_dir)
-    if smtp.host:
-        outcome = send_smtp(message, smtp, backoff_seconds=backoff_seconds)
-    else:
-        path = write_to_outbox(message, data_dir / "outbox", f"alert_{run.run_id}")
-        outcome = SendOutcome("written_to_outbox", str(path), 1)
+    outbox = DataFolder.at(data_dir).outbox
+    outcome = deliver(message, smtp, outbox, f"alert_{run.run_id}", backoff_seconds=backoff_seconds)
     record = {
         "run_id": run.run_id,
         "job": run.job_name,

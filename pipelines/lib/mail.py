@@ -313,3 +313,17 @@ def _quit_quietly(client: smtplib.SMTP) -> None:
         client.quit()
     except (smtplib.SMTPException, OSError):
         client.close()
+
+
+def deliver(
+    message: EmailMessage,
+    settings: SmtpSettings,
+    outbox_dir: Path,
+    stem: str,
+    backoff_seconds: float | None = None,
+) -> SendOutcome:
+    """Send by SMTP when a server is configured, else write the message to the outbox (spec §11)."""
+    if settings.host:
+        return send_smtp(message, settings, backoff_seconds=backoff_seconds)
+    path = write_to_outbox(message, outbox_dir, stem)
+    return SendOutcome("written_to_outbox", str(path), 1)

@@ -14,7 +14,7 @@ import duckdb
 from pipelines.defs.resources import Mailer, SurveyConfig, Warehouse
 from pipelines.defs.shared import WAREHOUSE_POOL, per_year_metadata, run_years, survey_years
 from pipelines.lib import email_ledger
-from pipelines.lib.mail import SendOutcome, build_report_message, send_smtp, write_to_outbox
+from pipelines.lib.mail import build_report_message, deliver
 from pipelines.lib.pdf import PdfError, keep_pdf_of_unchanged_report, report_pdf
 from pipelines.lib.versioning import code_version
 
@@ -260,12 +260,9 @@ def report_email(
     started = datetime.now(UTC).replace(tzinfo=None)
     with warehouse.connect() as con:
         email_ledger.record_sending(con, year, digest, due, started, message_id)
-    smtp = mailer.smtp()
-    if smtp.host:
-        outcome = send_smtp(message, smtp)
-    else:
-        path = write_to_outbox(message, survey.outbox_dir, f"ssm_report_{year}_{digest[:12]}{attempt_tag}")
-        outcome = SendOutcome("written_to_outbox", str(path), 1)
+    outcome = deliver(
+        message, mailer.smtp(), survey.outbox_dir, f"ssm_report_{year}_{digest[:12]}{attempt_tag}"
+    )
     results = {r: outcome.for_recipient(r) for r in due}
     with warehouse.connect() as con:
         email_ledger.record_outcomes(con, year, results, started, message_id)
