@@ -212,6 +212,7 @@ def status() -> None:
         click.echo("Report e-mails:" if emails else "Report e-mails: none yet.")
         for year, recipient, outcome, at, sha in emails:
             click.echo(f"  {year}  {outcome:<18} {recipient}  {at:%Y-%m-%d %H:%M}  report {sha}")
+    _print_class_sizes(root / "reference" / "class_sizes.csv")
     for year, landed in pending.items():
         click.echo(f"Waiting in landing/: {landed.path.name} (survey year {year}); run `ssm run` to load it.")
     if path.exists():
@@ -222,6 +223,27 @@ def status() -> None:
         for year, reason in unfinished.items():
             if year not in pending:
                 click.echo(f"Unfinished: survey year {year} ({reason}); `ssm run` builds it again.")
+
+
+def _print_class_sizes(path: Path) -> None:
+    """The reference file as the next run will read it: its years, and every row that needs fixing."""
+    from pipelines.lib.class_sizes import read_class_sizes
+
+    if not path.exists():
+        click.echo(f"Class sizes: {path} does not exist, so no year has a response rate.")
+        return
+    try:
+        table = read_class_sizes(path)
+    except DeliveryError as exc:
+        click.echo(f"Class sizes: {exc}")
+        return
+    years = sorted(table.sizes)
+    span = f" ({years[0]}-{years[-1]})" if years else ""
+    click.echo(f"Class sizes: {len(years)} survey years{span} in {path}.")
+    if table.issues:
+        click.echo(f"  {len(table.issues)} row(s) to fix (the other rows are used):")
+    for issue in table.issues:
+        click.echo(f"  {issue.message(path)}")
 
 
 @main.command()
