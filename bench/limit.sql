@@ -343,9 +343,11 @@ with cohorts as (
 )
 select
     b.survey_year,
-    cs.class_size,
+    -- a class size below the year's respondents cannot be true: not used (as the pipeline does)
+    case when cs.class_size >= b.respondents then cs.class_size end as class_size,
     b.received, b.preview, b.incomplete, b.no_consent, b.duplicate, b.rejected, b.respondents,
-    case when cs.class_size > 0 then b.respondents::double / cs.class_size end as response_rate,
+    case when cs.class_size >= b.respondents and cs.class_size > 0 then b.respondents::double / cs.class_size
+    end as response_rate,
     coalesce(c.mentors, 0) as mentors,
     coalesce(c.non_mentors, 0) as non_mentors,
     coalesce(c.informal, 0) as informal,
