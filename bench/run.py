@@ -594,7 +594,9 @@ def target_rows(results: list[Measurement]) -> list[dict]:
             for name, m in ((target.numerator, num), (target.denominator, den))
             if name and (m is None or not m.ok)
         ]
-        if missing:
+        if not any(m.scale == target.scale for m in results):
+            row["verdict"] = f"not measured (the {target.scale} scale was not run)"
+        elif missing:
             row["verdict"] = "not measured: " + ", ".join(
                 f"{name} {'failed' if found.get((target.scale, name)) else 'not run'}" for name in missing
             )
