@@ -86,9 +86,6 @@ class ClassSizeTable:
     sizes: dict[int, int] = field(default_factory=dict)
     issues: list[ClassSizeIssue] = field(default_factory=list)
 
-    def rows(self) -> list[tuple[int, int]]:
-        return sorted(self.sizes.items())
-
     def issue_for(self, year: int) -> ClassSizeIssue | None:
         """The first issue of a row for this survey year (why the year has no class size), if any."""
         return next((issue for issue in self.issues if issue.survey_year == year), None)

@@ -74,8 +74,10 @@ def class_sizes(
         con.execute("begin")
         con.execute("delete from raw.class_sizes")
         if table.sizes:
-            con.executemany(
-                "insert into raw.class_sizes (survey_year, class_size) values (?, ?)", table.rows()
+            con.execute(
+                "insert into raw.class_sizes (survey_year, class_size) "
+                "select unnest(?::integer[]), unnest(?::integer[])",
+                [list(table.sizes), list(table.sizes.values())],
             )
         con.execute("commit")
     issues = [issue.as_metadata() for issue in table.issues]
