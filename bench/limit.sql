@@ -4,7 +4,10 @@
 --
 -- Run from the data folder (relative paths): landing/ssm_survey_<YYYY>*.csv (v2 choice-text exports,
 -- one file per year) and reference/class_sizes.csv. bench/limit.py runs it and times each stage (the
--- `-- stage:` lines). It writes the tables into the database it is connected to, schema main.
+-- `-- stage:` lines). It writes the marts into the database it is connected to, schema main; the
+-- row-level work tables are temporary. limit.py first writes the table `checksums` (delivery,
+-- source_sha256): the SHA-256 of each file by hashlib, as the pipeline and C compute it (DuckDB's
+-- sha256() took 1.0-2.0 s for the 326 MB of the consortium files, hashlib 0.25-0.5 s).
 --
 -- What it does like the pipeline: the §5 buckets in order (preview, incomplete, no consent, duplicate
 -- keeping the latest RecordedDate with the later row winning a tie, no ResponseId), the v2 labels
@@ -13,6 +16,13 @@
 -- labels (label 1 contains commas), the §7 cohorts, every §8 figure that is arithmetic, and the
 -- data-quality issues.
 --
+-- How (issue 15; bench/PROFILE.md): one pass over the files. Each row is decoded as it is read into a
+-- narrow table of codes and flags; a cell is kept as text only when it is a data-quality issue (a few
+-- thousand of a million), so nothing is parsed twice and no column of strings is copied from table to
+-- table. Duplicates are looked for only among the ResponseIds that occur more than once (a grouping,
+-- then a window over those few rows), and the row-level tables are never written to disk: only the
+-- marts are.
+--
 -- What SQL does not do here, so B leaves it out:
 --   * p-values: Fisher's exact test (cohort_comparisons.p_value, metric_trends.p_value_vs_prior,
 --     demographic_balance for gender), the chi-square and t distributions (demographic_balance) and the
@@ -20,97 +30,33 @@
 --     statistics themselves (chi-square, Welch's t, the trend z) and every SMD are computed.
 --   * the refusals of a whole file (header checks, mislabelled year, undecodable bytes), rows with the
 --     wrong number of fields (the synthetic deliveries have none), v1 and Excel deliveries, a later file
---     superseding an earlier one for the same year, hashing ResponseIds with the salt, and masking phone
---     numbers in the issues' original values (RE2 has no look-around); e-mail addresses are masked.
+--     superseding an earlier one for the same year, hashing ResponseIds with the salt, masking phone
+--     numbers in the issues' original values (RE2 has no look-around; e-mail addresses are masked), and
+--     the checks of reference/class_sizes.csv (B reads the benchmark's file, which has no bad row).
 
 -- stage: read
--- Only the columns the marts need (the identifying ones are never kept), with the §5 flags computed
--- as the file is read. The table keeps the files' order, so rowid follows it.
-create or replace temp table cells as
-select
-    cast(regexp_extract(filename, 'ssm_survey_(\d{4})', 1) as integer) as survey_year,
-    parse_filename(filename) as delivery,
-    lower(trim(Status)) in ('survey preview', 'survey test', 'spam')
-        or lower(trim(DistributionChannel)) in ('preview', 'test') as is_preview,
-    coalesce(lower(trim(Finished)) = 'true' and try_cast(trim(Progress) as double) >= 100, false) as is_finished,
-    coalesce(lower(trim(consent)) = 'yes', false) as consented,
-    try_strptime(trim(RecordedDate), '%Y-%m-%d %H:%M:%S') as recorded_at,
-    coalesce(trim(ResponseId), '') as response_id,
-    gender, age, specialty, mentor_formal, mentor_informal, had_student_mentor, SSM_value_1, SSM_value_2,
-    SSM_value_3, mentor_again, mentor_worthwhile, mentees_count, nonpart_reasons, nonpart_reasons_6_TEXT
-from read_csv(
-    'landing/ssm_survey_*.csv',
-    skip = 3,                -- the three header rows of a v2 export (none of them spans lines)
-    header = false,
-    all_varchar = true,
-    delim = ',',
-    quote = '"',
-    escape = '"',
-    filename = true,
-    names = [
-        'StartDate', 'EndDate', 'Status', 'IPAddress', 'Progress', 'Duration (in seconds)', 'Finished',
-        'RecordedDate', 'ResponseId', 'RecipientLastName', 'RecipientFirstName', 'RecipientEmail',
-        'ExternalReference', 'LocationLatitude', 'LocationLongitude', 'DistributionChannel',
-        'UserLanguage', 'consent', 'gender', 'gender_4_TEXT', 'age', 'specialty', 'specialty_17_TEXT',
-        'mentor_formal', 'mentor_informal', 'had_student_mentor', 'SSM_value_1', 'SSM_value_2',
-        'SSM_value_3', 'mentor_again', 'mentor_worthwhile', 'mentees_count', 'nonpart_reasons',
-        'nonpart_reasons_6_TEXT', 'comments'
-    ]
-);
+-- Decoding: an exact label is matched first (what an export holds), then the same labels
+-- case-insensitively after trimming, as the pipeline reads them.
+create or replace macro likert(cell) as case cell
+    when 'Strongly disagree' then 1 when 'Somewhat disagree' then 2 when 'Neither agree nor disagree' then 3
+    when 'Somewhat agree' then 4 when 'Strongly agree' then 5
+    else case lower(trim(cell))
+        when 'strongly disagree' then 1 when 'somewhat disagree' then 2
+        when 'neither agree nor disagree' then 3 when 'somewhat agree' then 4 when 'strongly agree' then 5
+    end
+end;
+create or replace macro yes_no(cell) as case cell
+    when 'Yes' then 'yes' when 'No' then 'no'
+    else case lower(trim(cell)) when 'yes' then 'yes' when 'no' then 'no' end
+end;
+create or replace macro whole_number(cell) as
+    case when regexp_full_match(trim(cell), '[+-]?[0-9]+') then try_cast(trim(cell) as integer) end;
+-- A multi-select cell holds the chosen labels joined by a bare comma; a label is chosen when it stands
+-- between two separators (or the ends of the cell). `padded` is the cell folded and wrapped in commas.
+create or replace macro ticked(padded, label) as contains(padded, ',' || lower(label) || ',');
+-- The text of a cell that is a data-quality issue (null when it is empty).
+create or replace macro issue_text(cell) as nullif(trim(cell), '');
 
-create or replace table deliveries as
-select
-    cast(regexp_extract(filename, 'ssm_survey_(\d{4})', 1) as integer) as survey_year,
-    parse_filename(filename) as delivery,
-    sha256(content) as source_sha256
-from read_blob('landing/ssm_survey_*.csv');
-
-create or replace table class_sizes as
-select survey_year, class_size
-from read_csv('reference/class_sizes.csv', header = true,
-              columns = {'survey_year': 'INTEGER', 'class_size': 'INTEGER'});
-
--- stage: buckets
--- Duplicates (rule 4) among the rows that passed rules 1-3: every copy of a ResponseId but the one
--- recorded last (the later row wins a tie).
-create or replace temp table duplicate_positions as
-select position
-from (
-    select
-        rowid as position,
-        row_number() over (
-            partition by survey_year, response_id order by recorded_at desc nulls last, rowid desc
-        ) as newest_first
-    from cells
-    where not is_preview and is_finished and consented and response_id <> ''
-)
-where newest_first > 1;
-
--- Every raw row with its bucket, in the §5 order. Row numbers as a spreadsheet shows them: three
--- header rows, then one row per CSV record.
-create or replace table responses as
-with firsts as (
-    select delivery, min(rowid) as first_rowid from cells group by delivery
-)
-select
-    c.survey_year,
-    c.delivery,
-    c.rowid - f.first_rowid + 4 as row_number,
-    c.rowid as position,
-    c.response_id,
-    case
-        when c.is_preview then 'preview'
-        when not c.is_finished then 'incomplete'
-        when not c.consented then 'no_consent'
-        when d.position is not null then 'duplicate'
-        when c.response_id = '' then 'rejected'
-        else 'respondent'
-    end as bucket
-from cells as c
-join firsts as f using (delivery)
-left join duplicate_positions as d on d.position = c.rowid;
-
--- stage: decode
 create or replace table specialty_codes as
 select * from (values
     (1, 'Anesthesiology', 'other'), (2, 'Dermatology', 'other'), (3, 'Emergency Medicine', 'other'),
@@ -131,121 +77,261 @@ select * from (values
     (6, 'Other (please specify)')
 ) as r (reason_code, reason_label);
 
-create or replace macro likert(label) as case lower(trim(label))
-    when 'strongly disagree' then 1 when 'somewhat disagree' then 2
-    when 'neither agree nor disagree' then 3 when 'somewhat agree' then 4 when 'strongly agree' then 5
-end;
-create or replace macro yes_no(label) as case lower(trim(label)) when 'yes' then 'yes' when 'no' then 'no' end;
-create or replace macro whole_number(text) as
-    case when regexp_full_match(trim(text), '[+-]?[0-9]+') then try_cast(trim(text) as integer) end;
--- A multi-select cell holds the chosen labels joined by a bare comma; a label is chosen when it stands
--- between two separators (or the ends of the cell).
-create or replace macro ticked(cell, label) as
-    contains(',' || lower(trim(coalesce(cell, ''))) || ',', ',' || lower(label) || ',');
-
-create or replace temp table decoded as
+-- Every raw row, in the files' order (so rowid follows it), as codes and flags: the §5 flags, the
+-- answers decoded, and the text of each cell that is a data-quality issue (null for the others).
+-- Only the columns the marts need are read (the identifying ones never are).
+create or replace temp table cells as
+with raw as (
+    select
+        filename,
+        Status, DistributionChannel, Finished, Progress, consent, RecordedDate, ResponseId,
+        gender as gender_text, age as age_text, specialty as specialty_text,
+        mentor_formal as mentor_formal_text, mentor_informal as mentor_informal_text,
+        had_student_mentor as had_student_mentor_text, SSM_value_1, SSM_value_2, SSM_value_3,
+        mentor_again as mentor_again_text, mentor_worthwhile as mentor_worthwhile_text,
+        mentees_count as mentees_count_text, nonpart_reasons, nonpart_reasons_6_TEXT
+    from read_csv(
+        'landing/ssm_survey_*.csv',
+        skip = 3,                -- the three header rows of a v2 export (none of them spans lines)
+        header = false,
+        auto_detect = false,     -- the layout is known: no sniffing of 20 files
+        delim = ',',
+        quote = '"',
+        escape = '"',
+        filename = true,
+        columns = {
+            'StartDate': 'VARCHAR', 'EndDate': 'VARCHAR', 'Status': 'VARCHAR', 'IPAddress': 'VARCHAR',
+            'Progress': 'VARCHAR', 'Duration (in seconds)': 'VARCHAR', 'Finished': 'VARCHAR',
+            'RecordedDate': 'VARCHAR', 'ResponseId': 'VARCHAR', 'RecipientLastName': 'VARCHAR',
+            'RecipientFirstName': 'VARCHAR', 'RecipientEmail': 'VARCHAR', 'ExternalReference': 'VARCHAR',
+            'LocationLatitude': 'VARCHAR', 'LocationLongitude': 'VARCHAR', 'DistributionChannel': 'VARCHAR',
+            'UserLanguage': 'VARCHAR', 'consent': 'VARCHAR', 'gender': 'VARCHAR', 'gender_4_TEXT': 'VARCHAR',
+            'age': 'VARCHAR', 'specialty': 'VARCHAR', 'specialty_17_TEXT': 'VARCHAR',
+            'mentor_formal': 'VARCHAR', 'mentor_informal': 'VARCHAR', 'had_student_mentor': 'VARCHAR',
+            'SSM_value_1': 'VARCHAR', 'SSM_value_2': 'VARCHAR', 'SSM_value_3': 'VARCHAR',
+            'mentor_again': 'VARCHAR', 'mentor_worthwhile': 'VARCHAR', 'mentees_count': 'VARCHAR',
+            'nonpart_reasons': 'VARCHAR', 'nonpart_reasons_6_TEXT': 'VARCHAR', 'comments': 'VARCHAR'
+        }
+    )
+),
+decoded as (
+    select
+        cast(regexp_extract(filename, 'ssm_survey_(\d{4})', 1) as integer) as survey_year,
+        case Status
+            when 'IP Address' then false
+            when 'Survey Preview' then true when 'Survey Test' then true when 'Spam' then true
+            else coalesce(lower(trim(Status)) in ('survey preview', 'survey test', 'spam'), false)
+        end
+        or case DistributionChannel
+            when 'anonymous' then false when 'preview' then true when 'test' then true
+            else coalesce(lower(trim(DistributionChannel)) in ('preview', 'test'), false)
+        end as is_preview,
+        case Finished when 'True' then true when 'False' then false
+            else coalesce(lower(trim(Finished)) = 'true', false)
+        end
+        and case Progress when '100' then true
+            else coalesce(try_cast(trim(Progress) as double) >= 100, false)
+        end as is_finished,
+        coalesce(yes_no(consent) = 'yes', false) as consented,
+        RecordedDate,
+        coalesce(trim(ResponseId), '') as response_id,
+        case gender_text
+            when 'Woman' then 'female' when 'Man' then 'male' when 'Non-binary' then 'nonbinary_or_other'
+            when 'Prefer to self-describe' then 'nonbinary_or_other' when 'Prefer not to answer' then 'not_reported'
+            else case lower(trim(gender_text))
+                when 'woman' then 'female' when 'man' then 'male' when 'non-binary' then 'nonbinary_or_other'
+                when 'prefer to self-describe' then 'nonbinary_or_other'
+                when 'prefer not to answer' then 'not_reported'
+            end
+        end as gender,
+        gender_text,
+        whole_number(age_text) as age_number,
+        age_text,
+        specialty_text,
+        yes_no(mentor_formal_text) as mentor_formal,
+        mentor_formal_text,
+        yes_no(mentor_informal_text) as mentor_informal,
+        mentor_informal_text,
+        case had_student_mentor_text
+            when 'Yes' then 'yes' when 'No' then 'no' when 'Not sure' then 'not_sure'
+            else case lower(trim(had_student_mentor_text))
+                when 'yes' then 'yes' when 'no' then 'no' when 'not sure' then 'not_sure'
+            end
+        end as had_student_mentor,
+        had_student_mentor_text,
+        likert(SSM_value_1) as value_distinct,
+        SSM_value_1,
+        likert(SSM_value_2) as value_mentee,
+        SSM_value_2,
+        likert(SSM_value_3) as value_mentor,
+        SSM_value_3,
+        case mentor_again_text
+            when 'Yes' then 'yes' when 'No' then 'no' when 'Unsure' then 'unsure'
+            else case lower(trim(mentor_again_text))
+                when 'yes' then 'yes' when 'no' then 'no' when 'unsure' then 'unsure'
+            end
+        end as mentor_again_answer,
+        mentor_again_text,
+        likert(mentor_worthwhile_text) as mentor_worthwhile_answer,
+        mentor_worthwhile_text,
+        whole_number(mentees_count_text) as mentees_number,
+        mentees_count_text,
+        ',' || lower(trim(coalesce(nonpart_reasons, ''))) || ',' as reasons_padded,
+        nonpart_reasons,
+        nonpart_reasons_6_TEXT
+    from raw
+)
 select
-    b.survey_year,
-    b.delivery,
-    r.row_number,
-    r.response_id,
-    case lower(trim(b.gender))
-        when 'woman' then 'female' when 'man' then 'male' when 'non-binary' then 'nonbinary_or_other'
-        when 'prefer to self-describe' then 'nonbinary_or_other' when 'prefer not to answer' then 'not_reported'
-    end as gender,
-    whole_number(b.age) as age_number,
-    s.specialty_code,
+    d.survey_year,
+    -- §5 rules 1-3 and 5 row by row; rule 4 (duplicates) needs every row, so stage buckets sets it
+    d.is_preview,
+    d.is_finished,
+    d.consented,
+    false as is_duplicate,
+    d.response_id,
+    -- parsed only for the few rows the duplicate rule has to order (stage buckets)
+    d.RecordedDate as recorded_text,
+    -- the answers as the warehouse holds them, and the cohort (spec §7)
+    d.gender,
+    case when d.age_number between 20 and 65 then d.age_number end as age,
+    s.specialty_code as specialty,
     s.specialty_group,
-    yes_no(b.mentor_formal) as mentor_formal,
-    yes_no(b.mentor_informal) as mentor_informal,
-    case lower(trim(b.had_student_mentor))
-        when 'yes' then 'yes' when 'no' then 'no' when 'not sure' then 'not_sure'
-    end as had_student_mentor,
-    likert(b.SSM_value_1) as value_distinct,
-    likert(b.SSM_value_2) as value_mentee,
-    likert(b.SSM_value_3) as value_mentor,
-    case lower(trim(b.mentor_again)) when 'yes' then 'yes' when 'no' then 'no' when 'unsure' then 'unsure'
-    end as mentor_again_answer,
-    likert(b.mentor_worthwhile) as mentor_worthwhile_answer,
-    whole_number(b.mentees_count) as mentees_number,
-    ticked(b.nonpart_reasons, 'Not enough time (clinical, research, or personal commitments)') as reason_1,
-    ticked(b.nonpart_reasons, 'Was not aware of the program') as reason_2,
-    ticked(b.nonpart_reasons, 'Not interested in mentoring') as reason_3,
-    ticked(b.nonpart_reasons, 'Did not feel qualified to mentor') as reason_4,
-    ticked(b.nonpart_reasons, 'Applied but was not selected') as reason_5,
-    ticked(b.nonpart_reasons, 'Other (please specify)') as reason_6,
-    -- the raw cells, for the data-quality issues
-    trim(b.age) as age_cell,
-    trim(b.specialty) as specialty_cell,
-    trim(b.gender) as gender_cell,
-    trim(b.mentor_formal) as mentor_formal_cell,
-    trim(b.mentor_informal) as mentor_informal_cell,
-    trim(b.had_student_mentor) as had_student_mentor_cell,
-    trim(b.SSM_value_1) as value_1_cell,
-    trim(b.SSM_value_2) as value_2_cell,
-    trim(b.SSM_value_3) as value_3_cell,
-    trim(b.mentor_again) as mentor_again_cell,
-    trim(b.mentor_worthwhile) as mentor_worthwhile_cell,
-    trim(b.mentees_count) as mentees_count_cell,
-    trim(b.nonpart_reasons) as reasons_cell,
-    trim(b.nonpart_reasons_6_TEXT) as reasons_text_cell
-from cells as b
-join responses as r on r.position = b.rowid
-left join specialty_codes as s on lower(trim(b.specialty)) = lower(s.specialty_label)
-where r.bucket = 'respondent';
+    d.mentor_formal,
+    d.mentor_informal,
+    d.had_student_mentor,
+    d.value_distinct,
+    d.value_mentee,
+    d.value_mentor,
+    -- shown only to formal mentors; anything else is off the branch and missing
+    case when d.mentor_formal = 'yes' then d.mentor_again_answer end as mentor_again,
+    case when d.mentor_formal = 'yes' then d.mentor_worthwhile_answer end as mentor_worthwhile,
+    case when d.mentor_formal = 'yes' and d.mentees_number between 0 and 20 then d.mentees_number end as mentees_count,
+    -- shown only to mentor_formal = no; missing (not "no") for everyone else
+    case when d.mentor_formal = 'no' then d.reason_1 end as nonpart_reason_1,
+    case when d.mentor_formal = 'no' then d.reason_2 end as nonpart_reason_2,
+    case when d.mentor_formal = 'no' then d.reason_3 end as nonpart_reason_3,
+    case when d.mentor_formal = 'no' then d.reason_4 end as nonpart_reason_4,
+    case when d.mentor_formal = 'no' then d.reason_5 end as nonpart_reason_5,
+    case when d.mentor_formal = 'no' then d.reason_6 end as nonpart_reason_6,
+    case
+        when d.mentor_formal = 'yes' then 'mentor'
+        when d.mentor_formal = 'no' and d.mentor_informal = 'no' then 'non_mentor'
+        when d.mentor_formal = 'no' and d.mentor_informal = 'yes' then 'informal'
+        else 'unclassified'
+    end as cohort,
+    -- the cells that are data-quality issues (spec §5) as text, null for every other cell, and what
+    -- names their rule
+    d.age_number,
+    d.mentees_number,
+    d.mentor_again_answer,
+    d.mentor_worthwhile_answer,
+    case when d.age_number is null or d.age_number not between 20 and 65 then issue_text(d.age_text) end as age_cell,
+    case when s.specialty_code is null then issue_text(d.specialty_text) end as specialty_cell,
+    case when d.gender is null then issue_text(d.gender_text) end as gender_cell,
+    case when d.mentor_formal is null then issue_text(d.mentor_formal_text) end as mentor_formal_cell,
+    case when d.mentor_informal is null then issue_text(d.mentor_informal_text) end as mentor_informal_cell,
+    case when d.had_student_mentor is null then issue_text(d.had_student_mentor_text) end as had_student_mentor_cell,
+    case when d.value_distinct is null then issue_text(d.SSM_value_1) end as value_1_cell,
+    case when d.value_mentee is null then issue_text(d.SSM_value_2) end as value_2_cell,
+    case when d.value_mentor is null then issue_text(d.SSM_value_3) end as value_3_cell,
+    case when d.mentor_again_answer is null or d.mentor_formal is distinct from 'yes'
+        then issue_text(d.mentor_again_text) end as mentor_again_cell,
+    case when d.mentor_worthwhile_answer is null or d.mentor_formal is distinct from 'yes'
+        then issue_text(d.mentor_worthwhile_text) end as mentor_worthwhile_cell,
+    case when d.mentees_number is null or d.mentees_number not between 0 and 20 or d.mentor_formal is distinct from 'yes'
+        then issue_text(d.mentees_count_text) end as mentees_count_cell,
+    case when (d.reason_1 or d.reason_2 or d.reason_3 or d.reason_4 or d.reason_5 or d.reason_6)
+        and d.mentor_formal is distinct from 'no' then trim(d.nonpart_reasons) end as reasons_cell,
+    case when d.mentor_formal is distinct from 'no' then issue_text(d.nonpart_reasons_6_TEXT) end as reasons_text_cell
+from (
+    select
+        *,
+        coalesce(ticked(reasons_padded, 'Not enough time (clinical, research, or personal commitments)'), false) as reason_1,
+        coalesce(ticked(reasons_padded, 'Was not aware of the program'), false) as reason_2,
+        coalesce(ticked(reasons_padded, 'Not interested in mentoring'), false) as reason_3,
+        coalesce(ticked(reasons_padded, 'Did not feel qualified to mentor'), false) as reason_4,
+        coalesce(ticked(reasons_padded, 'Applied but was not selected'), false) as reason_5,
+        coalesce(ticked(reasons_padded, 'Other (please specify)'), false) as reason_6
+    from decoded
+) as d
+left join specialty_codes as s on lower(trim(d.specialty_text)) = lower(s.specialty_label);
 
--- Respondents with their answers as the warehouse holds them, and their cohort (spec §7).
-create or replace table respondents as
+-- stage: buckets
+-- Rule 4 (duplicates) among the rows that passed rules 1-3: every copy of a ResponseId but the one
+-- recorded last (the later row wins a tie). Only ResponseIds seen more than once need ordering.
+update cells set is_duplicate = true
+where rowid in (
+    with candidates as (
+        select rowid as position, survey_year, response_id, recorded_text
+        from cells
+        where not is_preview and is_finished and consented and response_id <> ''
+    ),
+    repeated as (
+        select survey_year, response_id from candidates group by all having count(*) > 1
+    )
+    select position
+    from (
+        select
+            c.position,
+            row_number() over (
+                partition by c.survey_year, c.response_id
+                order by try_strptime(trim(c.recorded_text), '%Y-%m-%d %H:%M:%S') desc nulls last,
+                    c.position desc
+            ) as newest_first
+        from candidates as c
+        semi join repeated as r using (survey_year, response_id)
+    )
+    where newest_first > 1
+);
+
+-- Every raw row's bucket, in the §5 order, counted per year.
+create or replace temp table bucket_counts as
+with bucketed as (
+    select
+        survey_year,
+        case
+            when is_preview then 'preview'
+            when not is_finished then 'incomplete'
+            when not consented then 'no_consent'
+            when is_duplicate then 'duplicate'
+            when response_id = '' then 'rejected'
+            else 'respondent'
+        end as bucket
+    from cells
+)
 select
     survey_year,
-    delivery,
-    row_number,
-    response_id as respondent_key,
-    gender,
-    case when age_number between 20 and 65 then age_number end as age,
-    specialty_code as specialty,
-    specialty_group,
-    mentor_formal,
-    mentor_informal,
-    had_student_mentor,
-    value_distinct,
-    value_mentee,
-    value_mentor,
-    -- shown only to formal mentors; anything else is off the branch and missing
-    case when mentor_formal = 'yes' then mentor_again_answer end as mentor_again,
-    case when mentor_formal = 'yes' then mentor_worthwhile_answer end as mentor_worthwhile,
-    case when mentor_formal = 'yes' and mentees_number between 0 and 20 then mentees_number end as mentees_count,
-    -- shown only to mentor_formal = no; missing (not "no") for everyone else
-    case when mentor_formal = 'no' then reason_1 end as nonpart_reason_1,
-    case when mentor_formal = 'no' then reason_2 end as nonpart_reason_2,
-    case when mentor_formal = 'no' then reason_3 end as nonpart_reason_3,
-    case when mentor_formal = 'no' then reason_4 end as nonpart_reason_4,
-    case when mentor_formal = 'no' then reason_5 end as nonpart_reason_5,
-    case when mentor_formal = 'no' then reason_6 end as nonpart_reason_6,
-    case
-        when mentor_formal = 'yes' then 'mentor'
-        when mentor_formal = 'no' and mentor_informal = 'no' then 'non_mentor'
-        when mentor_formal = 'no' and mentor_informal = 'yes' then 'informal'
-        else 'unclassified'
-    end as cohort
-from decoded;
+    count(*) as received,
+    count(*) filter (where bucket = 'preview') as preview,
+    count(*) filter (where bucket = 'incomplete') as incomplete,
+    count(*) filter (where bucket = 'no_consent') as no_consent,
+    count(*) filter (where bucket = 'duplicate') as duplicate,
+    count(*) filter (where bucket = 'rejected') as rejected,
+    count(*) filter (where bucket = 'respondent') as respondents
+from bucketed
+group by survey_year;
+
+-- Row numbers as a spreadsheet shows them: three header rows, then one row per CSV record, so a
+-- row's number is its position minus its file's first position, plus 4.
+create or replace table deliveries as
+select f.survey_year, k.delivery, k.source_sha256, f.first_position
+from (select survey_year, min(rowid) as first_position from cells group by survey_year) as f
+join checksums as k on cast(regexp_extract(k.delivery, 'ssm_survey_(\d{4})', 1) as integer) = f.survey_year;
+
+create or replace table class_sizes as
+select survey_year, class_size
+from read_csv('reference/class_sizes.csv', header = true,
+              columns = {'survey_year': 'INTEGER', 'class_size': 'INTEGER'});
+
+-- The respondents: the rows in no other bucket.
+create or replace temp view respondents as
+select rowid as position, response_id as respondent_key, *
+from cells
+where not is_preview and is_finished and consented and not is_duplicate and response_id <> '';
 
 -- stage: marts
 create or replace table response_funnel as
-with buckets as (
-    select
-        survey_year,
-        count(*) as received,
-        count(*) filter (where bucket = 'preview') as preview,
-        count(*) filter (where bucket = 'incomplete') as incomplete,
-        count(*) filter (where bucket = 'no_consent') as no_consent,
-        count(*) filter (where bucket = 'duplicate') as duplicate,
-        count(*) filter (where bucket = 'rejected') as rejected,
-        count(*) filter (where bucket = 'respondent') as respondents
-    from responses
-    group by survey_year
-),
-cohorts as (
+with cohorts as (
     select
         survey_year,
         count(*) filter (where cohort = 'mentor') as mentors,
@@ -257,16 +343,18 @@ cohorts as (
 )
 select
     b.survey_year,
-    cs.class_size,
+    -- a class size below the year's respondents cannot be true: not used (as the pipeline does)
+    case when cs.class_size >= b.respondents then cs.class_size end as class_size,
     b.received, b.preview, b.incomplete, b.no_consent, b.duplicate, b.rejected, b.respondents,
-    case when cs.class_size > 0 then b.respondents::double / cs.class_size end as response_rate,
+    case when cs.class_size >= b.respondents and cs.class_size > 0 then b.respondents::double / cs.class_size
+    end as response_rate,
     coalesce(c.mentors, 0) as mentors,
     coalesce(c.non_mentors, 0) as non_mentors,
     coalesce(c.informal, 0) as informal,
     coalesce(c.unclassified, 0) as unclassified,
     'v2' as instrument_version,
     d.source_sha256
-from buckets as b
+from bucket_counts as b
 join deliveries as d using (survey_year)
 left join cohorts as c using (survey_year)
 left join class_sizes as cs using (survey_year)
@@ -686,70 +774,71 @@ from totals as k
 join sums as s using (metric_id, cohort, last_year)
 order by k.metric_id, k.cohort, k.last_year;
 
--- The data-quality issues of spec §5 (respondents only, as the pipeline records them).
+-- The data-quality issues of spec §5 (respondents only, as the pipeline records them). Each *_cell is
+-- null unless the cell is an issue (stage read).
 create or replace table data_quality_issues as
 with issues as (
-    select delivery, survey_year, row_number, 'age' as "column", age_cell as original_value,
+    select survey_year, position, 'age' as "column", age_cell as original_value,
         case when age_number is null then 'not_an_integer' else 'out_of_range' end as rule
-    from decoded where age_cell <> '' and (age_number is null or age_number not between 20 and 65)
+    from respondents where age_cell is not null
     union all
-    select delivery, survey_year, row_number, 'specialty', specialty_cell, 'unknown_label'
-    from decoded where specialty_cell <> '' and specialty_code is null
+    select survey_year, position, 'specialty', specialty_cell, 'unknown_label'
+    from respondents where specialty_cell is not null
     union all
-    select delivery, survey_year, row_number, 'gender', gender_cell, 'unknown_label'
-    from decoded where gender_cell <> '' and gender is null
+    select survey_year, position, 'gender', gender_cell, 'unknown_label'
+    from respondents where gender_cell is not null
     union all
-    select delivery, survey_year, row_number, 'mentor_formal', mentor_formal_cell, 'unknown_label'
-    from decoded where mentor_formal_cell <> '' and mentor_formal is null
+    select survey_year, position, 'mentor_formal', mentor_formal_cell, 'unknown_label'
+    from respondents where mentor_formal_cell is not null
     union all
-    select delivery, survey_year, row_number, 'mentor_informal', mentor_informal_cell, 'unknown_label'
-    from decoded where mentor_informal_cell <> '' and mentor_informal is null
+    select survey_year, position, 'mentor_informal', mentor_informal_cell, 'unknown_label'
+    from respondents where mentor_informal_cell is not null
     union all
-    select delivery, survey_year, row_number, 'had_student_mentor', had_student_mentor_cell, 'unknown_label'
-    from decoded where had_student_mentor_cell <> '' and had_student_mentor is null
+    select survey_year, position, 'had_student_mentor', had_student_mentor_cell, 'unknown_label'
+    from respondents where had_student_mentor_cell is not null
     union all
-    select delivery, survey_year, row_number, 'SSM_value_1', value_1_cell, 'unknown_label'
-    from decoded where value_1_cell <> '' and value_distinct is null
+    select survey_year, position, 'SSM_value_1', value_1_cell, 'unknown_label'
+    from respondents where value_1_cell is not null
     union all
-    select delivery, survey_year, row_number, 'SSM_value_2', value_2_cell, 'unknown_label'
-    from decoded where value_2_cell <> '' and value_mentee is null
+    select survey_year, position, 'SSM_value_2', value_2_cell, 'unknown_label'
+    from respondents where value_2_cell is not null
     union all
-    select delivery, survey_year, row_number, 'SSM_value_3', value_3_cell, 'unknown_label'
-    from decoded where value_3_cell <> '' and value_mentor is null
+    select survey_year, position, 'SSM_value_3', value_3_cell, 'unknown_label'
+    from respondents where value_3_cell is not null
     union all
-    select delivery, survey_year, row_number, 'mentor_again', mentor_again_cell,
+    select survey_year, position, 'mentor_again', mentor_again_cell,
         case when mentor_again_answer is null then 'unknown_label' else 'off_branch' end
-    from decoded where mentor_again_cell <> ''
-        and (mentor_again_answer is null or mentor_formal is distinct from 'yes')
+    from respondents where mentor_again_cell is not null
     union all
-    select delivery, survey_year, row_number, 'mentor_worthwhile', mentor_worthwhile_cell,
+    select survey_year, position, 'mentor_worthwhile', mentor_worthwhile_cell,
         case when mentor_worthwhile_answer is null then 'unknown_label' else 'off_branch' end
-    from decoded where mentor_worthwhile_cell <> ''
-        and (mentor_worthwhile_answer is null or mentor_formal is distinct from 'yes')
+    from respondents where mentor_worthwhile_cell is not null
     union all
-    select delivery, survey_year, row_number, 'mentees_count', mentees_count_cell,
+    select survey_year, position, 'mentees_count', mentees_count_cell,
         case when mentees_number is null then 'not_an_integer'
              when mentees_number not between 0 and 20 then 'out_of_range' else 'off_branch' end
-    from decoded where mentees_count_cell <> ''
-        and (mentees_number is null or mentees_number not between 0 and 20 or mentor_formal is distinct from 'yes')
+    from respondents where mentees_count_cell is not null
     union all
-    select delivery, survey_year, row_number, 'nonpart_reasons', reasons_cell, 'off_branch'
-    from decoded where (reason_1 or reason_2 or reason_3 or reason_4 or reason_5 or reason_6)
-        and mentor_formal is distinct from 'no'
+    select survey_year, position, 'nonpart_reasons', reasons_cell, 'off_branch'
+    from respondents where reasons_cell is not null
     union all
-    select delivery, survey_year, row_number, 'nonpart_reasons_6_TEXT', reasons_text_cell, 'off_branch'
-    from decoded where reasons_text_cell <> '' and mentor_formal is distinct from 'no'
+    select survey_year, position, 'nonpart_reasons_6_TEXT', reasons_text_cell, 'off_branch'
+    from respondents where reasons_text_cell is not null
 )
 select
-    delivery, survey_year, row_number, "column",
-    regexp_replace(original_value, '[A-Za-z0-9_.+-]+@[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+', '[email removed]', 'g')
+    d.delivery,
+    i.survey_year,
+    i.position - d.first_position + 4 as row_number,
+    i."column",
+    regexp_replace(i.original_value, '[A-Za-z0-9_.+-]+@[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+', '[email removed]', 'g')
         as original_value,
-    rule
-from issues
-order by survey_year, row_number, "column";
+    i.rule
+from issues as i
+join deliveries as d using (survey_year)
+order by i.survey_year, row_number, i."column";
 
 -- stage: cleanup
--- What stays in the database: every row with its bucket (responses), the respondents, the marts.
+-- Only the marts stay in the database (the row-level tables above are temporary).
+drop view respondents;
+drop table bucket_counts;
 drop table cells;
-drop table duplicate_positions;
-drop table decoded;

@@ -465,6 +465,8 @@ def run(data_dir: Path, out_dir: Path, salt: str) -> list[dict]:
     funnel = funnel.merge(class_sizes, on="survey_year", how="left").merge(
         cohorts.reset_index(), on="survey_year", how="left"
     )
+    # a class size below the year's respondents cannot be true: not used (as the pipeline does)
+    funnel["class_size"] = funnel["class_size"].where(funnel["class_size"] >= funnel["respondents"])
     funnel["response_rate"] = funnel["respondents"] / funnel["class_size"]
     funnel["instrument_version"] = "v2"
     funnel["source_sha256"] = funnel["survey_year"].map(shas)

@@ -46,7 +46,10 @@ MAIN_RULES = [
     ("ingest: other assets and checks", r"pipelines/defs/ingest/"),
     ("dbt: dagster-dbt reading dbt's events", r"dagster_dbt/"),
     ("report: charts (matplotlib)", r"pipelines/lib/charts.py"),
-    ("report: what may be shown (disclosure)", r"pipelines/lib/disclosure.py|pipelines/lib/report_figures.py"),
+    (
+        "report: what may be shown (disclosure)",
+        r"pipelines/lib/disclosure.py|pipelines/lib/report_figures.py",
+    ),
     ("report: marts -> context (report_data)", r"pipelines/lib/report_(data|history|marts).py"),
     ("report: HTML rendering", r"pipelines/lib/rendering.py|css_inline"),
     ("report: other", r"pipelines/defs/report/"),

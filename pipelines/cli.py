@@ -231,6 +231,7 @@ def status() -> None:
                 click.echo(f"  {year}  {outcome:<18} {recipient}  {at:%Y-%m-%d %H:%M}  report {sha[:12]}")
     except WarehouseBusy as exc:
         _fail(str(exc))
+    _print_class_sizes(folder.class_sizes)
     for year, item in work.years.items():
         if item.landed is not None and item.reason == NEW_FILE.format(name=item.landed.path.name):
             click.echo(
@@ -243,6 +244,27 @@ def status() -> None:
         click.echo(
             f"Refused: {refusal.file_name} (survey year {year}); put a corrected file in landing/ and run `ssm run`."
         )
+
+
+def _print_class_sizes(path: Path) -> None:
+    """The reference file as the next run will read it: its years, and every row that needs fixing."""
+    from pipelines.lib.class_sizes import read_class_sizes
+
+    if not path.exists():
+        click.echo(f"Class sizes: {path} does not exist, so no year has a response rate.")
+        return
+    try:
+        table = read_class_sizes(path)
+    except DeliveryError as exc:
+        click.echo(f"Class sizes: {exc}")
+        return
+    years = sorted(table.sizes)
+    span = f" ({years[0]}-{years[-1]})" if years else ""
+    click.echo(f"Class sizes: {len(years)} survey years{span} in {path}.")
+    if table.issues:
+        click.echo(f"  {len(table.issues)} row(s) to fix (the other rows are used):")
+    for issue in table.issues:
+        click.echo(f"  {issue.message(path)}")
 
 
 @main.command()

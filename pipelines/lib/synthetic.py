@@ -123,10 +123,8 @@ def write_synthetic_deliveries(
         seed: each year draws from ``numpy.random.default_rng([seed, year, rows_per_year])``.
         class_sizes: write the years' class sizes (respondents / a response rate of 55-75%) into
             ``reference/class_sizes.csv``, keeping the lines of other years already there. Turn it off
-            when the class sizes would break a rule of the reference data (the pipeline accepts at
-            most 2,000 students per class, and refuses the whole run otherwise): the file then keeps
-            only the other years' lines (or just its header), and the pipeline warns that these years
-            have no response rate.
+            for years that should have no class size: the file then keeps only the other years' lines
+            (or just its header), and the pipeline warns that these years have no response rate.
         mix: shares of previews, unfinished rows, refusals, duplicates and bad cells.
     """
     data_dir = Path(data_dir)

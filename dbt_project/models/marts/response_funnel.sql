@@ -45,6 +45,16 @@ cohorts as (
     group by survey_year
 ),
 
+-- A class size below the year's respondents cannot be true (a response rate over 100%): it is a
+-- typing error in reference/class_sizes.csv, so the year has no usable class size, no response rate
+-- and the warning of spec §4 (the check class_size_on_record says why), not a failed build.
+usable_class_sizes as (
+    select class_sizes.survey_year, class_sizes.class_size
+    from class_sizes
+    inner join buckets on class_sizes.survey_year = buckets.survey_year
+    where class_sizes.class_size >= buckets.respondents
+),
+
 funnel as (
     select
         deliveries.survey_year,
@@ -68,7 +78,7 @@ funnel as (
     from deliveries
     inner join buckets on deliveries.survey_year = buckets.survey_year
     left join cohorts on deliveries.survey_year = cohorts.survey_year
-    left join class_sizes on deliveries.survey_year = class_sizes.survey_year
+    left join usable_class_sizes as class_sizes on deliveries.survey_year = class_sizes.survey_year
 )
 
 select * from funnel

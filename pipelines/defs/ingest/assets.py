@@ -18,41 +18,109 @@ if TYPE_CHECKING:
     from pipelines.lib.batch_harmonise import DeliveryJob, HarmonisedJob
 
 
+CLASS_SIZE_ROWS_CHECK = "every_row_gives_a_class_size"
+
+
 @dg.asset(
     key=["raw", "class_sizes"],
     group_name="ingest",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            CLASS_SIZE_ROWS_CHECK,
+            asset=["raw", "class_sizes"],
+            description=(
+                "Every row of reference/class_sizes.csv gives a class size. A bad row (not a number, out of "
+                "range, a year listed twice with different sizes, the wrong number of fields) is left out "
+                "and named here; its year gets no response rate, the other years keep theirs."
+            ),
+        )
+    ],
 )
 def class_sizes(
     context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    """raw.class_sizes: class size per survey year from reference/class_sizes.csv (one row per year)."""
-    # pandas and pandera are imported when the asset runs, not when the definitions load.
-    from pipelines.lib.class_sizes import empty_class_sizes, read_class_sizes
+    """raw.class_sizes: class size per survey year from reference/class_sizes.csv (one row per year).
+
+    A bad row of the file costs only itself (spec §4: a year without a class size gets no response
+    rate and a warning, not a failure): it is logged as a warning (what `ssm run` prints), listed in
+    this asset's metadata and in the WARN check every_row_gives_a_class_size. Only a file that is not a
+    class-size table at all fails the step.
+    """
+    from pipelines.lib.class_sizes import SHOWN_ISSUES, ClassSizeTable, read_class_sizes
 
     path = survey.class_sizes_path
     if path.exists():
         try:
-            frame = read_class_sizes(path)
+            table = read_class_sizes(path)
         except DeliveryError as err:
             raise dg.Failure(description=str(err), allow_retries=False) from None
     else:
         context.log.warning(f"{path} does not exist: no year will have a response rate.")
-        frame = empty_class_sizes()
+        table = ClassSizeTable()
+    for issue in table.issues[:SHOWN_ISSUES]:
+        context.log.warning(issue.message(path))
+    if len(table.issues) > SHOWN_ISSUES:
+        context.log.warning(
+            f"{path}: {len(table.issues) - SHOWN_ISSUES} more rows give no class size; every one is listed "
+            f"in the check {CLASS_SIZE_ROWS_CHECK} of raw/class_sizes."
+        )
     with warehouse.connect() as con:
         con.execute("begin")
         con.execute("delete from raw.class_sizes")
-        con.register("class_sizes_frame", frame)
-        con.execute("insert into raw.class_sizes select survey_year, class_size from class_sizes_frame")
+        if table.sizes:
+            con.execute(
+                "insert into raw.class_sizes (survey_year, class_size) "
+                "select unnest(?::integer[]), unnest(?::integer[])",
+                [list(table.sizes), list(table.sizes.values())],
+            )
         con.execute("commit")
+    issues = [issue.as_metadata() for issue in table.issues]
+    check = dg.AssetCheckResult(
+        check_name=CLASS_SIZE_ROWS_CHECK,
+        passed=not table.issues,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"Every row of {path} gives a class size."
+            if not table.issues
+            else f"{len(table.issues)} row(s) of {path} to fix; the other rows are used. "
+            + " ".join(issue.message(path) for issue in table.issues[:SHOWN_ISSUES])
+            + " Then run `ssm run --year <year>` for each year already loaded."
+        ),
+        metadata={
+            "path": str(path),
+            "rows_to_fix": len(table.issues),
+            "issues": dg.MetadataValue.json(issues),
+        },
+    )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
+            "dagster/row_count": len(table.sizes),
             "path": str(path),
-            "years": sorted(frame["survey_year"].tolist()),
-        }
+            "years": sorted(table.sizes),
+            "rows_to_fix": len(table.issues),
+            "issues": dg.MetadataValue.md(_issues_markdown(table.issues)),
+        },
+        check_results=[check],
     )
+
+
+def _issues_markdown(issues: list) -> str:
+    """The rows of the reference file that need fixing, as a table for the Dagster UI."""
+    if not issues:
+        return "Every row gives a class size."
+    lines = ["| row | column | value | rule | what to do |", "|---:|---|---|---|---|"]
+    for issue in issues:
+        cells = [
+            str(issue.row_number),
+            issue.column or "(row)",
+            issue.original_value,
+            issue.rule,
+            issue.action,
+        ]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(lines)
 
 
 @dg.asset(
