@@ -434,8 +434,9 @@ class Bench:
         if "E" not in self.skip and (a_dir / "warehouse.duckdb").exists():
             e0_code = (
                 "from pipelines.definitions import defs\n"
-                "from pipelines import runner\n"
-                "assert not runner.pending_years(runner.root()), 'something is new'\n"
+                "from pipelines.paths import DataFolder\n"
+                "from pipelines.pending import pending_work\n"
+                "assert not pending_work(DataFolder.from_environment()), 'something is new'\n"
             )
             self.results.append(
                 self.repeated(

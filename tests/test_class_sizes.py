@@ -17,11 +17,10 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from pipelines import runner
 from pipelines.cli import main as ssm_main
 from pipelines.lib.class_sizes import MAX_CLASS_SIZE, read_class_sizes
 from pipelines.lib.errors import DeliveryError
-from tests.conftest import pipeline_env
+from tests.conftest import pipeline_env, run_pending
 from tests.deliveries import v1_row, write_v1
 
 TODAY = date(2026, 12, 7)
@@ -169,7 +168,7 @@ def funnel(root: Path) -> dict[int, tuple]:
 
 
 def latest_check(asset: list[str], name: str) -> dg.AssetCheckEvaluation:
-    (record,) = runner.instance().event_log_storage.get_asset_check_execution_history(
+    (record,) = dg.DagsterInstance.get().event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(asset), name), limit=1
     )
     return record.evaluation
@@ -182,7 +181,7 @@ def test_bad_rows_of_the_reference_file_cost_only_their_years(data_root: Path) -
     and the §4 warning (class_size_on_record) that says why. A class size below the year's respondents
     (a response rate over 100%) costs its year the same way, not the build."""
     path = data_root / "reference" / "class_sizes.csv"
-    outcomes = runner.run_job("survey_year_job", [2016, 2017, 2018, 2019], runner.instance())
+    outcomes = run_pending(data_root)
     assert [o.succeeded for o in outcomes] == [True] * 4, [o.message for o in outcomes]
 
     marts = funnel(data_root)
@@ -229,7 +228,7 @@ def test_bad_rows_of_the_reference_file_cost_only_their_years(data_root: Path) -
 
     # The analyst fixes 2016, and mistypes 2018 as 4 (below its 30 respondents); both years run again.
     path.write_text(CLASS_SIZES.replace("2016,0", "2016,45").replace("2018,40", "2018,4"), encoding="utf-8")
-    outcomes = runner.run_job("survey_year_job", [2016, 2018], runner.instance())
+    outcomes = run_pending(data_root, years=[2016, 2018])
     assert [o.succeeded for o in outcomes] == [True, True], [o.message for o in outcomes]
     marts = funnel(data_root)
     assert marts[2016] == (45, RESPONDENTS, RESPONDENTS / 45)
@@ -244,7 +243,7 @@ def test_a_reference_file_that_is_no_table_stops_the_run_and_says_what_to_do(dat
     file and what to do, as before: no year loads, the warehouse has nothing half-done."""
     path = data_root / "reference" / "class_sizes.csv"
     path.write_text("StartDate,EndDate,Status\n2018-04-01,2018-04-01,0\n", encoding="utf-8")
-    (outcome,) = runner.run_job("survey_year_job", [2018], runner.instance())
+    (outcome,) = run_pending(data_root, only=[2018])
     assert not outcome.succeeded
     assert f"{path}, row 1: is not a class-size table" in outcome.message
     assert "Put the header survey_year,class_size on the first row" in outcome.message
