@@ -27,6 +27,9 @@ DBT_WORKDIR_ENV = "SSM_DBT_WORKDIR"
 DBT_WAREHOUSE_ENV = "SSM_DBT_WAREHOUSE"
 # The copy of the warehouse that a build writes (warehouse.build_in_copy), relative to the data folder.
 DBT_BUILD_WAREHOUSE = f"{BUILD_DIR}/warehouse.duckdb"
+# The survey years a dbt build (re)loads, as "2019,2020", which the dbt asset sets for its build and
+# the per-year models read (dbt_project/macros/survey_year.sql). Unset: every year.
+BUILD_YEARS_ENV = "SSM_BUILD_YEARS"
 
 # dbt's profiles.yml and the Dagster resources both read SSM_DATA_DIR; setting the default here (and
 # never overwriting a value the analyst chose) keeps the two pointing at the same warehouse.

@@ -12,8 +12,13 @@ from pipelines.defs.ingest.assets import WAREHOUSE_POOL
 from pipelines.defs.ingest.partitions import survey_years
 from pipelines.defs.resources import SurveyConfig
 from pipelines.lib import warehouse
-from pipelines.lib.year_scoped import BUILD_YEARS_ENV
-from pipelines.project import DBT_WAREHOUSE_ENV, DBT_WORKDIR_ENV, dbt_project, environment_variable
+from pipelines.project import (
+    BUILD_YEARS_ENV,
+    DBT_WAREHOUSE_ENV,
+    DBT_WORKDIR_ENV,
+    dbt_project,
+    environment_variable,
+)
 
 
 class SchemaQualifiedTranslator(DagsterDbtTranslator):
@@ -78,7 +83,7 @@ def build_years(years: list[int]) -> Iterator[None]:
     """Tell the dbt build which survey years it (re)builds, through the environment it inherits.
 
     Not `--vars`: dbt re-parses the whole project whenever its vars change (5 s a build), while this
-    variable is read only at run time (macros/survey_year.sql, pipelines/lib/year_scoped.py).
+    variable is read only at run time (macros/survey_year.sql).
     """
     with environment_variable(BUILD_YEARS_ENV, ",".join(str(year) for year in years)):
         yield
