@@ -46,7 +46,10 @@ MAIN_RULES = [
     ("ingest: other assets and checks", r"pipelines/defs/ingest/"),
     ("dbt: dagster-dbt reading dbt's events", r"dagster_dbt/"),
     ("report: charts (matplotlib)", r"pipelines/lib/charts.py"),
-    ("report: what may be shown (disclosure)", r"pipelines/lib/disclosure.py|pipelines/lib/report_figures.py"),
+    (
+        "report: what may be shown (disclosure)",
+        r"pipelines/lib/disclosure.py|pipelines/lib/report_figures.py",
+    ),
     ("report: marts -> context (report_data)", r"pipelines/lib/report_(data|history|marts).py"),
     ("report: HTML rendering", r"pipelines/lib/rendering.py|css_inline"),
     ("report: other", r"pipelines/defs/report/"),
@@ -58,10 +61,8 @@ MAIN_RULES = [
 ]
 DBT_RULES = [
     ("dbt: imports", r"_find_and_load"),
-    (
-        "dbt: Python models (pandas/scipy in dbt)",
-        r"pipelines/lib/stats.py|pipelines/lib/year_scoped.py|\(model\)|model \(|across_years",
-    ),
+    # The p-values of the statistics marts: DuckDB functions running scipy in the dbt process.
+    ("dbt: p-values (scipy in dbt)", r"pipelines/lib/pvalues.py"),
     ("dbt: parse / manifest / graph", r"dbt/parser/|ManifestLoader|dbt/graph/|partial|load_manifest|msgpack"),
     ("dbt: SQL in DuckDB (models, tests, seeds)", r"duckdb|adapters/"),
     ("dbt: Jinja compile", r"jinja2|dbt/clients/jinja|compilation"),
