@@ -1,8 +1,8 @@
 """The p-values of the marts (spec §8) as DuckDB functions, registered on dbt's connection.
 
-Every other figure of the marts is closed-form SQL in the dbt models (dbt_project/macros/); a p-value
-needs a distribution's tail or Fisher's exact test, which SQL does not have, so the SQL models call
-these functions and scipy computes them in the dbt process:
+Every other figure of the marts is closed-form SQL in the dbt models (dbt_project/models/marts and
+dbt_project/macros); a p-value needs a distribution's tail or Fisher's exact test, which SQL does not
+have, so the SQL models call these functions and scipy computes them in the dbt process:
 
     fisher_exact_p(a, b, c, d)   two-sided Fisher's exact test of the 2x2 table [[a, b], [c, d]]
     chi_square_p(statistic, df)  upper tail of the chi-square distribution with df degrees of freedom
