@@ -36,6 +36,9 @@ DBT_BIN_ENV = "SSM_DBT_BIN"
 DBT_BIN = Path(sys.executable).parent / "dbt"
 # The copy of the warehouse that a build writes (warehouse.build_in_copy), relative to the data folder.
 DBT_BUILD_WAREHOUSE = f"{BUILD_DIR}/warehouse.duckdb"
+# The survey years a dbt build (re)loads, as "2019,2020", which the dbt asset sets for its build and
+# the per-year models read (dbt_project/macros/survey_year.sql). Unset: every year.
+BUILD_YEARS_ENV = "SSM_BUILD_YEARS"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 

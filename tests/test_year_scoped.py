@@ -1,5 +1,6 @@
-"""Promise (issue 4): loading a survey year recomputes that year's rows of the cross-year statistics
-(cohort_comparisons, demographic_balance), not every year's; a plain `dbt build` recomputes them all.
+"""Promise (issue 4): loading a survey year recomputes that year's rows of the statistics of the
+compared cohorts (cohort_comparisons, demographic_balance), not every year's; a plain `dbt build`
+recomputes them all.
 
 Proof by tampering: on a copy of a built warehouse, another year's rows are overwritten with values no
 computation gives; a build for 2021 leaves them as they are and recomputes 2021, a full build restores

@@ -1,6 +1,6 @@
 {#- Wilson score interval without continuity correction (spec §8), 95%: z is the 97.5% normal quantile.
     Null when the denominator is 0. -#}
-{% macro wilson_z() %}1.959963984540054{% endmacro %}
+{% macro wilson_z() %}{{ z_975() }}{% endmacro %}
 
 {% macro wilson_bound(successes, n, sign) -%}
     case when {{ n }} > 0 then

@@ -12,8 +12,8 @@ from pydantic import Field
 from pipelines.defs.resources import SurveyConfig
 from pipelines.defs.shared import WAREHOUSE_POOL
 from pipelines.lib import warehouse
-from pipelines.lib.year_scoped import BUILD_YEARS_ENV
 from pipelines.project import (
+    BUILD_YEARS_ENV,
     DBT_BIN,
     DBT_BIN_ENV,
     DBT_WAREHOUSE_ENV,
@@ -102,7 +102,7 @@ def build_years(years: list[int] | None) -> Iterator[None]:
     environment it inherits.
 
     Not `--vars`: dbt re-parses the whole project whenever its vars change (5 s a build), while this
-    variable is read only at run time (macros/survey_year.sql, pipelines/lib/year_scoped.py).
+    variable is read only at run time (macros/survey_year.sql).
     """
     listed = "" if years is None else ",".join(str(year) for year in sorted(set(years)))
     with environment_variable(BUILD_YEARS_ENV, listed):
