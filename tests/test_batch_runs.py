@@ -55,18 +55,10 @@ def test_a_batch_is_one_run_per_stage(built_pipeline: BuiltPipeline) -> None:
     assert all(o.succeeded for o in built_pipeline.outcomes)
 
 
-@pytest.mark.parametrize("reading", ["in the run's process", "in worker processes"])
-def test_a_refused_file_in_a_batch_fails_alone(
-    built_pipeline: BuiltPipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str
-) -> None:
+def test_a_refused_file_in_a_batch_fails_alone(built_pipeline: BuiltPipeline, tmp_path: Path) -> None:
     """Promise: one bad delivery among several new ones does not stop the others; it fails with its
-    own message, and the warehouse keeps that year's previous state. The same whether the batch's
-    files are read in the run's process (small files) or in worker processes (large ones)."""
+    own message, and the warehouse keeps that year's previous state."""
     from pipelines import runner
-    from pipelines.lib import batch_harmonise
-
-    if reading == "in worker processes":
-        monkeypatch.setattr(batch_harmonise, "PARALLEL_MIN_BYTES", 0)
 
     root = _copy(built_pipeline, tmp_path)
     landing = root / "landing"
@@ -88,9 +80,6 @@ def test_a_refused_file_in_a_batch_fails_alone(
     assert "ssm_survey_2021_corrected.csv" in outcomes[2021].message
     attempt = [r for r in runs if r.tags.get("ssm/batch_attempt") and r.tags.get(RANGE_START) == "2020"]
     assert len(attempt) == 1 and attempt[0].status == dg.DagsterRunStatus.FAILURE
-    messages = [event.user_message for event in instance.all_logs(attempt[0].run_id)]
-    in_workers = any("deliveries in 2 worker processes" in m for m in messages)
-    assert in_workers == (reading == "in worker processes")
     # The years ran again one run each; the failed one is the run the outcome (and the alert) names.
     per_year = {
         r.tags.get("dagster/partition"): r for r in runs if r.job_name == "ingest_job" and r not in attempt
