@@ -21,7 +21,7 @@ issues.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -278,8 +278,9 @@ class _Run:
         return name
 
     def drop(self, names: Iterable[str]) -> None:
-        for name in names:
-            self.con.execute(f"drop table if exists {name}")
+        statements = "; ".join(f"drop table if exists {name}" for name in names)
+        if statements:
+            self.con.execute(statements)
 
     def __contains__(self, name: object) -> bool:
         return name in self.positions
@@ -306,26 +307,30 @@ class _Run:
             if (scope, name) not in self._distinct and len(self.positions.get(name, [])) == 1
         ]
         if wanted:
-            sql = {name: self.column(name) for name in wanted}
+            # One scan, one group per column (grouping sets); grouping_id tells the groups apart.
+            sql = [self.column(name) for name in wanted]
             found = self.con.execute(
-                f"select col, v, count(*) as n, min(rn) as first from (unpivot (select rn, "
-                f"{', '.join(sql.values())} from {self.scopes[scope]}) on {', '.join(sql.values())} "
-                "into name col value v) group by col, v order by col, first"
+                f"select grouping_id({', '.join(sql)}) as g, {', '.join(sql)}, count(*) as n, "
+                f"min(rn) as first from {self.scopes[scope]} "
+                f"group by grouping sets ({', '.join(f'({c})' for c in sql)}) order by g, first"
             ).fetchnumpy()
-            columns = np.asarray(found["col"], dtype=object)
-            for name in wanted:
-                mine = columns == sql[name]
+            groups = np.asarray(found["g"], dtype=np.int64)
+            everything = (1 << len(sql)) - 1
+            for k, name in enumerate(wanted):
+                mine = groups == everything ^ (1 << (len(sql) - 1 - k))  # grouped by this column only
                 self._distinct[(scope, name)] = Distinct.of_cells(
-                    np.asarray(found["v"], dtype=object)[mine].tolist(),
+                    np.asarray(found[sql[k]], dtype=object)[mine].tolist(),
                     np.asarray(found["n"], dtype=np.int64)[mine],
                     np.asarray(found["first"], dtype=np.int64)[mine],
                 )
         return {name: self._distinct[(scope, name)] for name in names if (scope, name) in self._distinct}
 
-    def value_table(self, cells: Sequence[str], results: dict[str, tuple[str, Sequence[object]]]) -> str:
-        """A table of a column's distinct cells as read (``v``) and what a rule made of each: a column
-        per result, {name: (SQL type, a result per cell)}. Kept for the responses' view."""
-        name = self.new_table("values", keep=True)
+    def value_table(
+        self, cells: Sequence[str], results: dict[str, tuple[str, Sequence[object]]], *, keep: bool = True
+    ) -> str:
+        """A table of distinct cells as read (``v``) and what rules made of each: a column per result,
+        {name: (SQL type, a result per cell)}. Kept for the responses' view unless told otherwise."""
+        name = self.new_table("values", keep=keep)
         columns = ", ".join(
             ["unnest(?::VARCHAR[]) as v", *(f"unnest(?::{t}[]) as {n}" for n, (t, _) in results.items())]
         )
@@ -333,18 +338,15 @@ class _Run:
         self.con.execute(f"create temp table {name} as select {columns}", parameters)
         return name
 
-    def rows_with(self, scope: str, name: str, cells: Sequence[str]) -> list[tuple[int, str]]:
-        """(row number, stripped cell) of the scope's rows whose cell in this column is one of these
-        (as read), in row order."""
+    def rows_with(self, scope: str, name: str, cells: Sequence[str]) -> _Rows | None:
+        """The scope's rows whose cell in this column is one of these (as read): a query for _Issues."""
         if not len(cells):
-            return []
+            return None
         column = self.column(name)
-        found = self.con.execute(
-            f"select rn, {column} from {self.scopes[scope]} where list_contains(?::VARCHAR[], {column}) "
-            "order by rn",
+        return _Rows(
+            f"select rn, {column} as cell from {self.scopes[scope]} where list_contains(?::VARCHAR[], {column})",
             [list(cells)],
-        ).fetchall()
-        return [(rn, cell.strip()) for rn, cell in found]
+        )
 
 
 def _in(cells: Iterable[str], column: str) -> str:
@@ -353,18 +355,58 @@ def _in(cells: Iterable[str], column: str) -> str:
     return f"list_contains([{listed}]::VARCHAR[], {column})"
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """A query of the rows (rn) and cells as read (cell) an issue is about, with its parameters."""
+
+    sql: str
+    parameters: list[object]
+
+
+@dataclass(frozen=True)
+class _Request:
+    group: int
+    rows: _Rows
+    column: str
+    rule: str
+    original: Callable[[str], str | None]  # the stripped cell -> the value on record (None: no issue)
+
+
 class _Issues:
-    """Collects cell-level issues as plain tuples, each group numbered in the order it was found."""
+    """Collects cell-level issues, each group numbered in the order it was found. The rows of every
+    group are asked of DuckDB together, in one query, when the frame is made."""
 
     def __init__(self) -> None:
         self.rows: list[tuple[int, str, str, str, int]] = []
-        self._groups = 0
+        self._requests: list[_Request] = []
         self._masked: dict[str, str] = {}
 
-    def add(self, found: Iterable[tuple[int, str]], column: str, rule: str) -> None:
-        """Issues of one rule in one column: (row number, original value) pairs, in row order."""
-        self._groups += 1
-        self.rows.extend((int(r), column, self._mask(str(v)), rule, self._groups) for r, v in found)
+    def add(
+        self,
+        rows: _Rows | None,
+        column: str,
+        rule: str,
+        original: Callable[[str], str | None] = lambda cell: cell,
+    ) -> None:
+        """Issues of one rule in one column: the rows a query finds, each with its cell (stripped, or
+        what `original` makes of it)."""
+        if rows is not None:
+            self._requests.append(_Request(len(self._requests), rows, column, rule, original))
+
+    def resolve(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Run the queries of every group, in one."""
+        if not self._requests:
+            return
+        union = " union all ".join(
+            f"select {request.group} as g, rn, cell from ({request.rows.sql})" for request in self._requests
+        )
+        parameters = [p for request in self._requests for p in request.rows.parameters]
+        for group, rn, cell in con.execute(f"{union} order by g, rn", parameters).fetchall():
+            request = self._requests[group]
+            value = request.original(cell.strip())
+            if value is not None:
+                self.rows.append((int(rn), request.column, self._mask(str(value)), request.rule, group))
+        self._requests = []
 
     def _mask(self, value: str) -> str:
         # A bad cell can hold anything a respondent typed; it is kept as evidence, minus contact details.
@@ -526,9 +568,7 @@ def _metadata(run: _Run, instrument: Instrument, coding: str) -> _Metadata:
     parsed = _parse_dates(pd.Series([c.strip() for c in other], dtype="str")).to_numpy()
     parsed = parsed.astype("datetime64[us]")
     micros = [None if nat else int(t) for t, nat in zip(parsed.view(np.int64), np.isnat(parsed), strict=True)]
-    dates = run.value_table(other, {"micros": ("BIGINT", micros)})
-    run.kept.remove(dates)
-    run.scratch.append(dates)
+    dates = run.value_table(other, {"micros": ("BIGINT", micros)}, keep=False)
     return _Metadata(
         f"coalesce({is_preview}, false)",
         f"coalesce({is_finished}, false)",
@@ -540,8 +580,8 @@ def _metadata(run: _Run, instrument: Instrument, coding: str) -> _Metadata:
 
 
 def _assign_buckets(run: _Run, meta: _Metadata, consented: str, salt: str) -> str:
-    """A table of every data row with its bucket, key, recorded date and the cells of the columns the
-    answers are read from (as read).
+    """A table of every data row, in file order: its number (rn), bucket, key and recorded date, and
+    its cells (as read) of the columns the answers are read from.
 
     Apply the §5 rules in order; a row that cannot be read at all (the wrong number of fields: legacy
     exports end every line with a comma, so extra trailing empty fields are not an error) is rejected
@@ -554,17 +594,20 @@ def _assign_buckets(run: _Run, meta: _Metadata, consented: str, salt: str) -> st
     wider = [rn for rn, cells in table.wider.items() if any(cells)]
     if wider:
         wrong.append(f"v.rn in ({', '.join(map(str, wider))})")
+    # The cells come beside the buckets, which are decided on the few columns they need (a window over
+    # whole rows would carry every cell through its sort) and put in row order to stand side by side.
     cells = sorted(
         {run.column(s) for s in _answer_sources(table.instrument) if len(run.positions.get(s, [])) == 1},
         key=lambda c: int(c[1:]),
     )
-    buckets = run.new_table("buckets", keep=True)
+    buckets = run.new_table("rows", keep=True)
     run.con.execute(
         f"""
         create temp table {buckets} as
+        select c.rn{"".join(f", c.{c}" for c in cells)}, b.bucket, b.respondent_key, b.recorded_at
+        from (select rn{"".join(f", {c}" for c in cells)} from {table.cells}) c positional join (
         with decided as (
             select v.rn, {meta.response_id} as rid, {meta.recorded_at} as recorded_at,
-                {"".join(f"v.{c}, " for c in cells)}
                 case
                     when {" or ".join(wrong)} then 'rejected'
                     when {meta.is_preview} then 'preview'
@@ -572,6 +615,14 @@ def _assign_buckets(run: _Run, meta: _Metadata, consented: str, salt: str) -> st
                     when not ({consented}) then 'no_consent'
                 end as bucket
             from {table.cells} v {meta.joins}
+        ),
+        candidates as (select rn, rid, recorded_at from decided where bucket is null and rid <> ''),
+        copies as (
+            select rn, row_number() over (
+                partition by rid order by recorded_at desc nulls last, rn desc
+            ) as newest_first
+            from candidates
+            where rid in (select rid from candidates group by rid having count(*) > 1)
         )
         select
             rn as row_number,
@@ -579,32 +630,40 @@ def _assign_buckets(run: _Run, meta: _Metadata, consented: str, salt: str) -> st
                 bucket,
                 case
                     when rid = '' then 'rejected'
-                    when row_number() over (
-                        partition by bucket is null and rid <> '', rid
-                        order by recorded_at desc nulls last, rn desc
-                    ) > 1 then 'duplicate'
+                    when rn in (select rn from copies where newest_first > 1) then 'duplicate'
                     else 'respondent'
                 end
             ) as bucket,
             case when rid <> '' then sha256(? || chr(31) || rid) end as respondent_key,
-            recorded_at,
-            rn{"".join(f", {c}" for c in cells)}
+            recorded_at
         from decided
+        order by rn
+        ) b
         """,
         [salt],
     )
     return buckets
 
 
-def _check_year(con: duckdb.DuckDBPyConnection, buckets: str, survey_year: int, file_name: str) -> None:
-    (total,) = con.execute(f"select count(recorded_at) from {buckets}").fetchall()[0]
+def _counts(con: duckdb.DuckDBPyConnection, buckets: str) -> tuple[dict[str, int], dict[int, int]]:
+    """Rows per bucket, and rows per year recorded (rows without a date left out)."""
+    per_bucket: dict[str, int] = {}
+    per_year: dict[int, int] = {}
+    for bucket, year, n in con.execute(
+        f"select bucket, year(recorded_at), count(*) from {buckets} group by all"
+    ).fetchall():
+        per_bucket[bucket] = per_bucket.get(bucket, 0) + n
+        if year is not None:
+            per_year[year] = per_year.get(year, 0) + n
+    return {b: per_bucket.get(b, 0) for b in BUCKETS}, per_year
+
+
+def _check_year(per_year: dict[int, int], survey_year: int, file_name: str) -> None:
+    total = sum(per_year.values())
     if not total:
         return
     # Only a majority can refuse the file, and a majority is the one most common year.
-    year, n = con.execute(
-        f"select year(recorded_at) as y, count(*) as n from {buckets} where recorded_at is not null "
-        "group by y order by n desc, y limit 1"
-    ).fetchall()[0]
+    year, n = min(per_year.items(), key=lambda item: (-item[1], item[0]))
     if year != survey_year and n > total / 2:
         raise DeliveryError(
             file_name,
@@ -628,6 +687,7 @@ class _Answer:
     decoded: pd.Series | None = None  # one result per distinct value (missing where it means nothing)
     constant: str = "NULL"  # SQL when there is no source column
     sql: str = ""  # SQL for the answer, over the respondents' cells (r) and the tables of results
+    masked_sql: str = ""  # the same, for free text: contact details masked
 
     @property
     def sql_type(self) -> str:
@@ -684,9 +744,9 @@ def _decode_answers(run: _Run, coding: str, issues: _Issues) -> list[_Answer]:
         if variable.kind == "multi_joined":
             flags, rest = _split_joined_values(cells, variable, coding)
             unmatched = rest != ""
-            found = run.rows_with("respondents", _source(variable), column.raw_where(unmatched))
             rest_of = dict(zip(cells[unmatched].tolist(), rest[unmatched].tolist(), strict=True))
-            issues.add(((r, rest_of[v]) for r, v in found), _source(variable), "unknown_label")
+            found = run.rows_with("respondents", _source(variable), column.raw_where(unmatched))
+            issues.add(found, _source(variable), "unknown_label", rest_of.get)
             for code in REASON_CODES:
                 answers.append(
                     _Answer(f"nonpart_reason_{code}", variable.column, column, pd.Series(flags[code]))
@@ -747,7 +807,7 @@ def _validate(run: _Run, answers: list[_Answer], buckets: str, issues: _Issues) 
     first_keys = [
         key
         for (key,) in run.con.execute(
-            f"select respondent_key from {buckets} where bucket = 'respondent' order by row_number limit ?",
+            f"select respondent_key from {buckets} where bucket = 'respondent' order by rn limit ?",
             [longest],
         ).fetchall()
     ]
@@ -799,26 +859,59 @@ def _sql_value(value: object, sql_type: str) -> object:
 
 
 def _result_tables(run: _Run, answers: list[_Answer]) -> dict[str, str]:
-    """A table of cell -> results per export column; sets each answer's SQL. Returns the join of each
-    answer's table, by answer."""
-    results: dict[str, dict[str, tuple[str, list[object]]]] = {}
-    columns: dict[str, Distinct] = {}
+    """One table of every decoded answer per distinct cell of its export column (``k`` the column,
+    ``v`` the cell as read, a column per answer, and the masked text of the free-text answers); sets
+    each answer's SQL. Returns the join each answer needs, by answer."""
+    sources: dict[str, int] = {}
+    for answer in answers:
+        if answer.source is not None and answer.decoded is not None and answer.column is not None:
+            sources.setdefault(answer.source, len(sources))
+    columns = {source: next(a.column for a in answers if a.source == source) for source in sources}
+    keys: list[int] = []
+    cells: list[str] = []
+    for source, k in sources.items():
+        raw = columns[source].raw  # type: ignore[union-attr]
+        keys += [k] * len(raw)
+        cells += raw
+    results: dict[str, tuple[str, list[object]]] = {}
+    joins: dict[str, str] = {}
+    table = run.new_table("results", keep=True)
+
+    def result(name: str, sql_type: str, source: str, per_value: list[object]) -> None:
+        values: list[object] = []
+        for other in sources:
+            values += (
+                columns[source].spread(per_value) if other == source else [None] * len(columns[other].raw)
+            )  # type: ignore[union-attr]
+        results[name] = (sql_type, values)
+
     for answer in answers:
         if answer.source is None or answer.decoded is None or answer.column is None:
             answer.sql = f"{answer.constant}::{answer.sql_type}"
             continue
-        per_value = [_sql_value(v, answer.sql_type) for v in answer.decoded.tolist()]
-        results.setdefault(answer.source, {})[answer.name] = (
+        k = sources[answer.source]
+        result(
+            answer.name,
             answer.sql_type,
-            answer.column.spread(per_value),
+            answer.source,
+            [_sql_value(v, answer.sql_type) for v in answer.decoded.tolist()],
         )
-        columns[answer.source] = answer.column
-        answer.sql = f"d{list(results).index(answer.source)}.{answer.name}"
-    joins = {}
-    for k, (source, made) in enumerate(results.items()):
-        table = run.value_table(columns[source].raw, made)
-        for name in made:
-            joins[name] = f"left join {table} d{k} on d{k}.v = r.{run.column(source)}"
+        answer.sql = f"d{k}.{answer.name}"
+        joins[answer.name] = (
+            f"left join {table} d{k} on d{k}.k = {k} and d{k}.v = r.{run.column(answer.source)}"
+        )
+        if answer.name in TEXT_VARIABLES:  # spec §6: e-mail addresses and phone numbers masked
+            masked = [mask_contacts(v) if isinstance(v, str) else None for v in answer.decoded.tolist()]
+            result(f"{answer.name}_masked", "VARCHAR", answer.source, masked)
+            answer.masked_sql = f"d{k}.{answer.name}_masked"
+    run.con.execute(
+        f"create temp table {table} as select "
+        + ", ".join(
+            ["unnest(?::INTEGER[]) as k", "unnest(?::VARCHAR[]) as v"]
+            + [f"unnest(?::{t}[]) as {name}" for name, (t, _) in results.items()]
+        ),
+        [keys, cells, *([_python(x) for x in xs] for _, xs in results.values())],
+    )
     return joins
 
 
@@ -847,14 +940,13 @@ def _apply_branches(
             if name == "nonpart_reasons"
             else f"{sql.get(name, 'NULL')} is not null"
         )
-        sources = variable.source_columns()
-        found = run.con.execute(
-            f"select r.rn, {', '.join(f'r.{run.column(s)}' for s in sources)} "
-            f"from {run.scopes['respondents']} r {_joins(joins, [gate, *targets])} "
-            f"where {off_branch} and {answered} order by r.rn"
-        ).fetchall()
-        for k, source in enumerate(sources, start=1):
-            issues.add(((row[0], row[k].strip()) for row in found if row[k].strip()), source, "off_branch")
+        for source in variable.source_columns():
+            rows = _Rows(
+                f"select r.rn, r.{run.column(source)} as cell from {run.scopes['respondents']} r "
+                f"{_joins(joins, [gate, *targets])} where {off_branch} and {answered}",
+                [],
+            )
+            issues.add(rows, source, "off_branch", lambda cell: cell or None)
         # Not shown means not answered: missing, not "no", for everyone off the branch.
         for target in targets:
             off[target] = off_branch
@@ -863,42 +955,31 @@ def _apply_branches(
 
 def _responses_view(
     run: _Run,
-    buckets: str,
+    rows: str,
     answers: list[_Answer],
     joins: dict[str, str],
     off: dict[str, str],
     survey_year: int,
 ) -> str:
     """Every raw row with its bucket; the respondents' answers, off their branch missing, free text with
-    e-mail addresses and phone numbers masked (spec §6: per distinct value, joined)."""
+    e-mail addresses and phone numbers masked (spec §6: per distinct value, joined). In file order: the
+    rows side by side with their buckets, each joined to the (small) tables of results, no sort."""
     by_name = {answer.name: answer for answer in answers}
-    masks, selected = [], []
+    selected = []
     for name in ANSWER_COLUMNS:
         answer = by_name.get(name)
-        value = answer.sql if answer else f"NULL::{_answer_type(name)}"
-        if (
-            name in TEXT_VARIABLES
-            and answer
-            and answer.source
-            and answer.column
-            and answer.decoded is not None
-        ):
-            masked = [mask_contacts(v) if isinstance(v, str) else None for v in answer.decoded.tolist()]
-            table = run.value_table(answer.column.raw, {"x": ("VARCHAR", answer.column.spread(masked))})
-            masks.append(f"left join {table} m_{name} on m_{name}.v = r.{run.column(answer.source)}")
-            value = f"m_{name}.x"
+        value = (answer.masked_sql or answer.sql) if answer else f"NULL::{_answer_type(name)}"
         if name in off:
             value = f"case when {off[name]} then NULL else {value} end"
-        selected.append(f"{value}::{_answer_type(name)} as {name}")
+        # Answers are the respondents' only.
+        selected.append(
+            f"(case when r.bucket = 'respondent' then {value} end)::{_answer_type(name)} as {name}"
+        )
     view = temp_table_name("responses")
     run.con.execute(
         f"create temp view {view} as "
-        f"select {int(survey_year)}::BIGINT as survey_year, b.row_number::BIGINT as row_number, b.bucket, "
-        f"b.respondent_key, b.recorded_at, {', '.join(f'a.{name}' for name in ANSWER_COLUMNS)} "
-        f"from {buckets} b left join ("
-        f"select r.rn, {', '.join(selected)} from {run.scopes['respondents']} r "
-        f"{_joins(joins, ANSWER_COLUMNS)} {' '.join(masks)}"
-        ") a on a.rn = b.row_number order by b.row_number"
+        f"select {int(survey_year)}::BIGINT as survey_year, r.rn::BIGINT as row_number, r.bucket, "
+        f"r.respondent_key, r.recorded_at, {', '.join(selected)} from {rows} r {_joins(joins, ANSWER_COLUMNS)}"
     )
     return view
 
@@ -937,7 +1018,8 @@ def harmonise(table: RawTable, survey_year: int, salt: str) -> HarmonisedDeliver
             consent, _ = _decode_choice(column.values, consent_variable, coding)
             consented = _in(column.raw_where(consent.eq("yes")), f"v.{run.column(consent_source)}")
         buckets = _assign_buckets(run, meta, consented, salt)
-        _check_year(run.con, buckets, survey_year, table.file_name)
+        counts, per_year = _counts(run.con, buckets)
+        _check_year(per_year, survey_year, table.file_name)
         run.column(consent_source)
         run.scopes["respondents"] = f"(select * from {buckets} where bucket = 'respondent')"
         answers = _decode_answers(run, coding, issues)
@@ -945,16 +1027,8 @@ def harmonise(table: RawTable, survey_year: int, salt: str) -> HarmonisedDeliver
         joins = _result_tables(run, answers)
         off = _apply_branches(run, answers, joins, issues)
         view = _responses_view(run, buckets, answers, joins, off, survey_year)
-        counts = dict(run.con.execute(f"select bucket, count(*) from {buckets} group by bucket").fetchall())
-        result = HarmonisedDelivery(
-            instrument.name,
-            coding,
-            issues.frame(),
-            run.con,
-            view,
-            run.kept,
-            {b: int(counts.get(b, 0)) for b in BUCKETS},
-        )
+        issues.resolve(run.con)
+        result = HarmonisedDelivery(instrument.name, coding, issues.frame(), run.con, view, run.kept, counts)
         done = True
         return result
     finally:
