@@ -1,9 +1,10 @@
-"""Reading a batch in worker processes (issue 6) gives what reading it in the run's process gives.
+"""Reading a batch on the warehouse's connection (issue 15) gives what reading each delivery alone gives.
 
-The ingest reads and harmonises a batch of large deliveries in a pool of processes and writes them in
-year order (pipelines/lib/batch_harmonise.py). The promises: the same frames as the one-process path,
-in the order asked for; a refusal reaches the caller as the same DeliveryError (file, row, column,
-advice) after the years before it; and small batches do not start workers at all.
+The ingest reads and harmonises each delivery of a batch into temporary DuckDB tables on the connection
+that writes it, and writes the rows from there (pipelines/lib/batch_harmonise.py). The promises: the same
+frames as reading each file on its own connection, in the order asked for; a refusal reaches the caller
+as the same DeliveryError (file, row, column, advice) after the years before it; and nothing of a
+delivery stays on the connection once it is written or refused.
 """
 
 from __future__ import annotations
@@ -11,16 +12,12 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.lib.batch_harmonise import (
-    PARALLEL_MIN_BYTES,
-    DeliveryJob,
-    harmonised_in_order,
-    read_and_harmonise,
-    worker_count,
-)
+from pipelines.lib import warehouse
+from pipelines.lib.batch_harmonise import DeliveryJob, harmonised_in_order, read_and_harmonise
 from pipelines.lib.demo import write_demo_data
 from pipelines.lib.errors import DeliveryError
 from pipelines.lib.landing import sha256_of
@@ -39,27 +36,57 @@ def jobs(tmp_path_factory: pytest.TempPathFactory) -> list[DeliveryJob]:
     ]
 
 
-def test_workers_give_the_same_frames_in_the_same_order(jobs: list[DeliveryJob]) -> None:
-    """Promise: two worker processes hand back every year, in the order asked, equal to the run's own
-    reading, frame for frame."""
-    one_process = list(harmonised_in_order(jobs, SALT, workers=0))
-    in_workers = list(harmonised_in_order(jobs, SALT, workers=2))
-    assert [h.job.survey_year for h in in_workers] == list(YEARS)
-    for mine, theirs in zip(one_process, in_workers, strict=True):
-        assert (theirs.rows_received, theirs.result.instrument, theirs.result.coding) == (
-            mine.rows_received,
-            mine.result.instrument,
-            mine.result.coding,
-        )
-        pd.testing.assert_frame_equal(theirs.result.responses, mine.result.responses)
-        pd.testing.assert_frame_equal(theirs.result.issues, mine.result.issues)
+def temporary_objects(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_catalog = 'temp'"
+        ).fetchall()
+    ]
+
+
+def test_one_connection_gives_the_frames_of_each_file_read_alone(jobs: list[DeliveryJob]) -> None:
+    """Promise: a batch read on one connection (the warehouse's) hands back every year, in the order
+    asked, equal frame for frame to each file read on its own private connection; each year's rows go
+    into raw.responses straight from DuckDB as they are."""
+    alone = [read_and_harmonise(job, SALT) for job in jobs]
+    with duckdb.connect() as con:
+        warehouse.ensure_raw_tables(con)
+        seen = []
+        for done, mine in zip(harmonised_in_order(jobs, SALT, con), alone, strict=True):
+            seen.append(done.job.survey_year)
+            assert (done.rows_received, done.result.instrument, done.result.coding) == (
+                mine.rows_received,
+                mine.result.instrument,
+                mine.result.coding,
+            )
+            pd.testing.assert_frame_equal(done.result.responses, mine.result.responses)
+            pd.testing.assert_frame_equal(done.result.issues, mine.result.issues)
+            done.result.insert_responses(con, done.job.delivery_sha256)
+            written = con.execute(
+                "select * exclude (delivery_sha256) from raw.responses where delivery_sha256 = ? "
+                "order by row_number",
+                [done.job.delivery_sha256],
+            ).df()
+            expected = mine.result.responses
+            assert len(written) == len(expected)
+            for column in expected.columns:
+                same = written[column].astype(object).where(written[column].notna(), None)
+                assert (
+                    same.tolist()
+                    == expected[column].astype(object).where(expected[column].notna(), None).tolist()
+                )
+            done.close()
+        assert seen == list(YEARS)
+        assert temporary_objects(con) == []
 
 
 def test_a_refusal_comes_back_whole_after_the_years_before_it(
     jobs: list[DeliveryJob], tmp_path: Path
 ) -> None:
-    """Promise: a file refused in a worker reaches the caller as the DeliveryError the run's own
-    reading raises (same file, row, column and advice), after the years before it and before any after."""
+    """Promise: a refused file reaches the caller as the DeliveryError reading it alone raises (same
+    file, row, column and advice), after the years before it and before any after; it leaves nothing
+    on the connection."""
     bad = tmp_path / "ssm_survey_2021.csv"
     bad.write_bytes(jobs[2].path.read_bytes().replace(b"2021-", b"2017-"))
     batch = [*jobs[:2], DeliveryJob(2021, sha256_of(bad), bad, bad.name), jobs[3]]
@@ -67,10 +94,15 @@ def test_a_refusal_comes_back_whole_after_the_years_before_it(
         read_and_harmonise(batch[2], SALT)
 
     seen: list[int] = []
-    with pytest.raises(DeliveryError) as raised:
-        for done in harmonised_in_order(batch, SALT, workers=2):
-            seen.append(done.job.survey_year)
+    with duckdb.connect() as con, pytest.raises(DeliveryError) as raised:
+        try:
+            for done in harmonised_in_order(batch, SALT, con):
+                seen.append(done.job.survey_year)
+                done.close()
+        finally:
+            left = temporary_objects(con)
     assert seen == [2019, 2020]
+    assert left == []
     mine, theirs = expected.value, raised.value
     assert (theirs.file, theirs.problem, theirs.action, theirs.row, theirs.column) == (
         mine.file,
@@ -83,7 +115,7 @@ def test_a_refusal_comes_back_whole_after_the_years_before_it(
 
 
 def test_a_delivery_error_survives_pickling() -> None:
-    """Promise: the error keeps every part on its way between processes, not only its message."""
+    """Promise: the error keeps every part on its way between processes (Dagster's), not only its message."""
     error = DeliveryError("ssm_survey_2022.csv", "has a bad cell", "Fix it.", row=7, column="Q1")
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.file, copy.problem, copy.action, copy.row, copy.column, str(copy)) == (
@@ -94,10 +126,3 @@ def test_a_delivery_error_survives_pickling() -> None:
         "Q1",
         str(error),
     )
-
-
-def test_small_batches_stay_in_the_run_process(jobs: list[DeliveryJob]) -> None:
-    """Promise: workers start only for a batch of two or more files of PARALLEL_MIN_BYTES in all."""
-    assert sum(j.path.stat().st_size for j in jobs) < PARALLEL_MIN_BYTES
-    assert worker_count(jobs) == 0
-    assert worker_count(jobs[:1]) == 0

@@ -57,19 +57,11 @@ def test_a_batch_is_one_run(built_pipeline: BuiltPipeline) -> None:
     assert all(o.succeeded for o in built_pipeline.outcomes)
 
 
-@pytest.mark.parametrize("reading", ["in the run's process", "in worker processes"])
-def test_a_refused_file_in_a_batch_fails_alone(
-    built_pipeline: BuiltPipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str
-) -> None:
+def test_a_refused_file_in_a_batch_fails_alone(built_pipeline: BuiltPipeline, tmp_path: Path) -> None:
     """Promise: one bad delivery among several new ones does not stop the others; it fails with its
-    own message, and the warehouse keeps that year's previous state. The same whether the batch's
-    files are read in the run's process (small files) or in worker processes (large ones)."""
-    from pipelines.lib import batch_harmonise
+    own message, and the warehouse keeps that year's previous state."""
     from pipelines.paths import DataFolder
     from pipelines.pending import pending_work
-
-    if reading == "in worker processes":
-        monkeypatch.setattr(batch_harmonise, "PARALLEL_MIN_BYTES", 0)
 
     root = _copy(built_pipeline, tmp_path)
     built_runs = {r.run_id for r in _runs(dg.DagsterInstance.from_config(str(built_pipeline.dagster_home)))}
@@ -99,9 +91,6 @@ def test_a_refused_file_in_a_batch_fails_alone(
         ("2020", dg.DagsterRunStatus.SUCCESS),
     ]
     assert outcomes[2021].run_id == runs[0].run_id and outcomes[2020].run_id == runs[1].run_id
-    messages = [event.user_message for event in instance.all_logs(runs[0].run_id)]
-    in_workers = any("deliveries in 2 worker processes" in m for m in messages)
-    assert in_workers == (reading == "in worker processes")
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         statuses = dict(
             con.execute(

@@ -1,10 +1,9 @@
-"""Read and harmonise a batch of deliveries, in worker processes when the batch is large enough.
+"""Read and harmonise a batch of deliveries, one after the other, on the warehouse's connection.
 
-Reading and harmonising a delivery is pure Python and pandas (about 0.7 s for 50,000 rows); writing
-it to the warehouse is a fraction of that. So a batch of large deliveries reads and harmonises in a
-pool of processes (pipelines/lib/worker_pool.py), one year ahead per worker, while the calling
-process writes each year in year order as it comes back. A small batch stays in the calling process:
-a worker first imports pandas and pandera (about 3 s), more than a few class-sized files take to read.
+Each delivery is read into temporary DuckDB tables on the connection that then writes it, and harmonised
+there (pipelines/lib/readers.py, harmonise.py): DuckDB reads and decides with its own threads, and the
+rows go into raw.responses without becoming Python objects. (Until issue 15 the pandas reading of a large
+batch ran in a pool of worker processes; a consortium year now takes a fraction of a worker's start-up.)
 """
 
 from __future__ import annotations
@@ -13,13 +12,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 from pipelines.lib.errors import DeliveryError
 from pipelines.lib.harmonise import HarmonisedDelivery, harmonise
-from pipelines.lib.readers import read_delivery
-from pipelines.lib.worker_pool import available_cores, starmap_in_order
-
-# Below this many bytes in a batch, starting workers costs more than it saves (bench/PROFILE.md).
-PARALLEL_MIN_BYTES = 32 * 2**20
+from pipelines.lib.readers import RawTable, read_delivery
 
 
 @dataclass(frozen=True)
@@ -34,15 +31,25 @@ class DeliveryJob:
 
 @dataclass(frozen=True)
 class HarmonisedJob:
-    """A delivery read and harmonised, with the count of data rows it arrived with."""
+    """A delivery read and harmonised, with the count of data rows it arrived with. Its rows are in
+    temporary tables on the connection it was read with until ``close()``."""
 
     job: DeliveryJob
     rows_received: int
     result: HarmonisedDelivery
+    table: RawTable
+
+    def close(self) -> None:
+        """Drop the delivery's temporary tables."""
+        self.result.close()
+        self.table.close()
 
 
-def read_and_harmonise(job: DeliveryJob, salt: str) -> HarmonisedJob:
-    """Read one archived delivery and harmonise it (spec §4-§6).
+def read_and_harmonise(
+    job: DeliveryJob, salt: str, con: duckdb.DuckDBPyConnection | None = None
+) -> HarmonisedJob:
+    """Read one archived delivery and harmonise it (spec §4-§6), on `con` (a private in-memory DuckDB
+    connection when None).
 
     Raises:
         DeliveryError: the archived copy is missing, or the file is refused.
@@ -51,23 +58,22 @@ def read_and_harmonise(job: DeliveryJob, salt: str) -> HarmonisedJob:
         raise DeliveryError(
             job.file_name, f"is missing from the archive ({job.path})", "Put it in landing/ again."
         )
-    table = read_delivery(job.path, name=job.file_name)
-    result = harmonise(table, job.survey_year, salt)
-    return HarmonisedJob(job=job, rows_received=table.row_count, result=result)
+    table = read_delivery(job.path, name=job.file_name, con=con)
+    try:
+        result = harmonise(table, job.survey_year, salt)
+    except BaseException:
+        table.close()
+        raise
+    return HarmonisedJob(job=job, rows_received=table.row_count, result=result, table=table)
 
 
-def worker_count(jobs: Sequence[DeliveryJob]) -> int:
-    """How many processes should read this batch: 0 (the caller itself) for a small batch."""
-    if len(jobs) < 2:
-        return 0
-    size = sum(job.path.stat().st_size for job in jobs if job.path.exists())
-    return available_cores(len(jobs)) if size >= PARALLEL_MIN_BYTES else 0
-
-
-def harmonised_in_order(jobs: Sequence[DeliveryJob], salt: str, workers: int) -> Iterator[HarmonisedJob]:
+def harmonised_in_order(
+    jobs: Sequence[DeliveryJob], salt: str, con: duckdb.DuckDBPyConnection | None = None
+) -> Iterator[HarmonisedJob]:
     """Yield each job read and harmonised, in the order given; the first refusal is raised in its turn.
 
-    With workers > 0 the jobs run in that many processes, a year ahead per worker
-    (pipelines/lib/worker_pool.py); when the caller stops early, the jobs not yet started are cancelled.
+    A job is read when the caller asks for it, after the caller has written (and closed) the one before,
+    so one delivery at a time is held.
     """
-    return starmap_in_order(read_and_harmonise, ((job, salt) for job in jobs), workers)
+    for job in jobs:
+        yield read_and_harmonise(job, salt, con)

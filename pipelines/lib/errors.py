@@ -22,8 +22,8 @@ class DeliveryError(Exception):
         super().__init__(str(self))
 
     def __reduce__(self) -> tuple:
-        # Raised in a worker process (pipelines/lib/batch_harmonise.py) and pickled back to the caller:
-        # rebuild it from its parts, not from its message.
+        # Pickled when it crosses a process boundary (Dagster's step processes, worker pools): rebuild it
+        # from its parts, not from its message.
         return (type(self), (self.file, self.problem, self.action, self.row, self.column))
 
     def __str__(self) -> str:

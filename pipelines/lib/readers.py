@@ -1,15 +1,19 @@
-"""Readers for survey deliveries: bytes on disk to header rows and columns of data cells.
+"""Readers for survey deliveries: bytes on disk to header rows and a DuckDB table of data cells.
 
 The reader only decodes and splits; what the columns mean is the instrument mapping's business
 (schemas/instruments/), and what happens to each row is harmonise.py's.
 
-A CSV delivery is split by pandas' C parser into one column of strings per field position, not into one
-Python tuple per row. That parser is more lenient than the csv module (strict mode) that defines how a
-delivery is read, so it is only used after a check on the raw bytes (numpy, no Python loop per row) has
-shown that the two agree on the file: every quote opens or closes a whole quoted field, no field can be
-longer than the csv module allows, and no row is wider than the first. Anything else (a quote inside an
-unquoted field, text after a closing quote, a file cut inside a quoted field, ...) is read by the csv
-module exactly as before, so its refusals keep their wording and row numbers.
+A CSV delivery is split by DuckDB's CSV reader (every field as text, the dialect given explicitly, not
+sniffed) straight into a table, one column per field position: no Python object per row or cell. That
+reader is more lenient than the csv module (strict mode) that defines how a delivery is read, so it is
+only used after a check on the raw bytes (numpy, no Python loop per row) has shown that the two agree
+on the file: every quote opens or closes a whole quoted field, no field can be longer than the csv
+module allows, every record ends with the same line break, and DuckDB finds one row per non-empty
+record. Anything else (a quote inside an unquoted field, text after a closing quote, a file cut inside
+a quoted field, mixed line breaks, ...) is read by the csv module exactly as before, so its refusals
+keep their wording and row numbers; its records go into the same kind of table. So do a Windows-1252
+file's (DuckDB decodes UTF-8 only) and an Excel workbook's first sheet (openpyxl: DuckDB reads no
+Excel here). Those are the small legacy files; a large delivery is a UTF-8 export.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import overload
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -53,6 +58,49 @@ _QUOTE, _COMMA, _CR, _LF = (ord(c) for c in '",\r\n')
 _AROUND_QUOTES = np.zeros(256, dtype=bool)
 _AROUND_QUOTES[[_QUOTE, _COMMA, _CR, _LF]] = True
 
+# The characters Python's str.strip() removes (those for which str.isspace() is true), so that SQL's
+# trim(cell, PY_WHITESPACE) strips a cell exactly as Python does (tests/test_ingest_equivalence.py).
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# Names of the temporary tables a process makes: unique, so that several deliveries can be open at once.
+_TABLE_NUMBERS = itertools.count(1)
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal of any text."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_name(text: str) -> str:
+    """A quoted SQL identifier of any text."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+# The same characters as a class of DuckDB's regular expressions (RE2).
+_WHITESPACE_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE) + "]"
+
+
+def stripped(expression: str) -> str:
+    """SQL for the text of an expression as Python's str.strip() leaves it (trim with a set of
+    characters is slow in DuckDB, so only the values with white space at an end go through it)."""
+    edge = sql_string(f"^{_WHITESPACE_CLASS}|{_WHITESPACE_CLASS}$")
+    return (
+        f"case when regexp_matches({expression}, {edge}) "
+        f"then trim({expression}, {sql_string(PY_WHITESPACE)}) else {expression} end"
+    )
+
+
+def blank(expression: str) -> str:
+    """SQL: is the text of an expression nothing but white space (as str.strip() sees it)?"""
+    return f"regexp_full_match({expression}, {sql_string(_WHITESPACE_CLASS + '*')})"
+
+
+def temp_table_name(kind: str) -> str:
+    """A fresh name for a temporary table of this process."""
+    return f"ssm_{kind}_{next(_TABLE_NUMBERS)}"
+
 
 @dataclass(frozen=True)
 class RawRow:
@@ -64,47 +112,77 @@ class RawRow:
 
 @dataclass(frozen=True, eq=False)
 class RawTable:
-    """A delivery split into its header row and columns of data cells, with the instrument it matches.
+    """A delivery split into its header row and a table of data cells, with the instrument it matches.
 
     Attributes:
         file_name: the name used in messages.
         instrument: the survey version whose signature the header row carries.
         columns: the first header row, stripped, without trailing empty names.
-        cells: the data rows (header rows and blank rows left out), one column per field position
-            (0, 1, ...; as many as the widest row has), the text exactly as read (not stripped), "" where
-            a row has fewer fields; indexed by row number (``row_number``).
-        field_counts: how many fields each data row really had (the width check of spec §5).
+        con: the DuckDB connection that holds the cells (a private in-memory one unless read_delivery
+            was given one).
+        cells: a temporary view of the data rows (header rows and blank rows left out), in file order:
+            ``rn`` the row number (as a spreadsheet counts rows, from 1), ``nf`` how many fields the row
+            really had (the width check of spec §5), then ``c0``, ``c1``, ... one column per field
+            position of row 1, the text exactly as read (not stripped), "" where a row has fewer fields.
+        width: how many ``c`` columns the view has (the fields of row 1).
+        wider: the cells past ``width`` of the few rows that have more fields than row 1, by row number.
+        row_count: data rows received (blank rows are not rows).
         encoding: ``utf-8``, ``windows-1252`` or ``xlsx``.
     """
 
     file_name: str
     instrument: Instrument
     columns: tuple[str, ...]
-    cells: pd.DataFrame
-    field_counts: np.ndarray
+    con: duckdb.DuckDBPyConnection
+    cells: str
+    width: int
+    wider: dict[int, tuple[str, ...]]
+    row_count: int
     encoding: str
-
-    @property
-    def row_count(self) -> int:
-        """Data rows received (blank rows are not rows)."""
-        return len(self.cells)
+    _tables: tuple[str, ...] = ()
+    _owns_connection: bool = False
 
     @property
     def row_numbers(self) -> np.ndarray:
         """The row number of each data row, in file order."""
-        return self.cells.index.to_numpy()
+        return self._column("rn")
+
+    @property
+    def field_counts(self) -> np.ndarray:
+        """How many fields each data row really had, in file order."""
+        return self._column("nf")
 
     @property
     def rows(self) -> RawRows:
-        """The data rows one by one, as RawRow (built on demand; ``len(table.rows)`` costs nothing)."""
+        """The data rows one by one, as RawRow (fetched on demand; ``len(table.rows)`` costs nothing)."""
         return RawRows(self)
+
+    def _column(self, name: str) -> np.ndarray:
+        result = self.con.execute(f"select {name} from {self.cells} order by rn").fetchnumpy()
+        return np.asarray(result[name], dtype=np.int64)
+
+    def close(self) -> None:
+        """Drop the cells' tables (and close the connection if the table opened it)."""
+        if self._owns_connection:
+            self.con.close()
+            return
+        self.con.execute(f"drop view if exists {self.cells}")
+        for table in self._tables:
+            self.con.execute(f"drop table if exists {table}")
+
+    def __enter__(self) -> RawTable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class RawRows(Sequence[RawRow]):
-    """A read-only sequence of the data rows of a RawTable, each made when it is asked for."""
+    """A read-only sequence of the data rows of a RawTable, fetched from its table when asked for."""
 
     def __init__(self, table: RawTable) -> None:
         self._table = table
+        self._fetched: list[RawRow] | None = None
 
     def __len__(self) -> int:
         return self._table.row_count
@@ -116,19 +194,24 @@ class RawRows(Sequence[RawRow]):
     def __getitem__(self, index: slice) -> list[RawRow]: ...
 
     def __getitem__(self, index: int | slice) -> RawRow | list[RawRow]:
+        rows = self._all()
         if isinstance(index, slice):
-            return [self._row(i) for i in range(*index.indices(len(self)))]
-        position = range(len(self))[index]  # negative indices, and IndexError past the end
-        return self._row(position)
+            return rows[index]
+        return rows[range(len(self))[index]]  # negative indices, and IndexError past the end
 
     def __iter__(self) -> Iterator[RawRow]:
-        return (self._row(i) for i in range(len(self)))
+        return iter(self._all())
 
-    def _row(self, position: int) -> RawRow:
-        table = self._table
-        count = int(table.field_counts[position])
-        cells = table.cells.iloc[position, :count]
-        return RawRow(int(table.cells.index[position]), tuple(cells.tolist()))
+    def _all(self) -> list[RawRow]:
+        if self._fetched is None:
+            table = self._table
+            cells = ", ".join(f"c{j}" for j in range(table.width))
+            records = table.con.execute(f"select rn, nf, {cells} from {table.cells} order by rn").fetchall()
+            self._fetched = [
+                RawRow(record[0], (tuple(record[2:]) + table.wider.get(record[0], ()))[: record[1]])
+                for record in records
+            ]
+        return self._fetched
 
 
 def _check_text(data: bytes, file_name: str) -> str:
@@ -250,14 +333,26 @@ def _field_too_long(file_name: str, row: int, column: int | None, header: list[l
     )
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """Where the records of CSV bytes are, as the csv module would split them."""
+
+    counts: np.ndarray  # fields per record (0 for an empty line)
+    starts: np.ndarray  # byte offset of each record
+    ends: np.ndarray  # byte offset of its line break (or of the end)
+    longest: int  # bytes in the longest record
+    newline: str | None  # the line break that ends every record, None when they differ
+
+
 def _field_counts(body: bytes) -> np.ndarray | None:
-    """Fields per record of CSV bytes, or None when the csv module might read them otherwise than pandas."""
+    """Fields per record of CSV bytes, or None when the csv module might read them otherwise than DuckDB."""
     shape = _records_shape(body)
-    return None if shape is None else shape[0]
+    return None if shape is None else shape.counts
 
 
-def _records_shape(body: bytes) -> tuple[np.ndarray, int] | None:
-    """Fields per record of CSV bytes and the longest record in bytes; None as for _field_counts.
+def _records_shape(body: bytes) -> _Shape | None:
+    """Fields per record of CSV bytes, where each record lies and which line break ends it; None as for
+    _field_counts.
 
     Works on the bytes with numpy: quotes, commas and line breaks are single bytes in UTF-8 and never
     part of a multi-byte character. The quotes must pair up into whole quoted fields: each opening quote
@@ -291,6 +386,15 @@ def _records_shape(body: bytes) -> tuple[np.ndarray, int] | None:
     lf_after_cr = (a[breaks] == _LF) & (breaks > 0) & (a[breaks - 1] == _CR)
     ends = breaks[~lf_after_cr]
     crlf = (a[ends] == _CR) & (a[np.minimum(ends + 1, n - 1)] == _LF) & (ends + 1 < n)
+    kinds = {
+        newline
+        for newline, present in (
+            ("\r\n", crlf.any()),
+            ("\r", ((a[ends] == _CR) & ~crlf).any()),
+            ("\n", (a[ends] == _LF).any()),
+        )
+        if present
+    }
     starts = np.concatenate(([0], ends + 1 + crlf)).astype(kind)
     ends = np.concatenate((ends, [n])).astype(kind)
     if starts[-1] >= n:  # the last record ends with a line break
@@ -307,59 +411,144 @@ def _records_shape(body: bytes) -> tuple[np.ndarray, int] | None:
 
     counts = separators_before(ends) - separators_before(starts) + 1
     counts[ends == starts] = 0  # an empty line has no fields, as the csv module reads it
-    return counts.astype(np.int64), longest
+    newline = kinds.pop() if len(kinds) == 1 else "\n" if not kinds else None
+    return _Shape(counts.astype(np.int64), starts, ends, longest, newline)
 
 
-def _fast_csv_grid(data: bytes, encoding: str, file_name: str) -> tuple[pd.DataFrame, np.ndarray] | None:
-    """Every record of a CSV delivery as columns of strings, and its field counts; None to use csv."""
-    if encoding == "utf-8":
-        body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
-    else:
-        body = _decode(data, encoding).encode("utf-8")
-    if body.startswith(codecs.BOM_UTF8):
-        return None  # a second byte-order mark is text to the csv module; pandas would drop it
+@dataclass
+class _Grid:
+    """Every record of a delivery in a DuckDB table: ``c0`` ... as many text columns as row 1 has fields."""
+
+    table: str
+    width: int  # the fields of row 1
+    counts: np.ndarray  # fields per record, empty records included
+    rec: str  # SQL for a table row's record (0 for row 1; an empty line is a record but not a table row)
+    nf: str  # SQL for a table row's field count
+    wider: dict[int, tuple[str, ...]]  # the cells past `width` of the records that have more, by record
+    tables: list[str]  # the temporary tables made for it
+
+
+# The CSV dialect of a Qualtrics export, given rather than sniffed: no header (row 1 is data to the
+# reader), no comment lines, every field text. Empty fields are NULL, quoted or not, then "" like an
+# empty field (a missing trailing field too: its row's field count says it was missing).
+_NEW_LINES = {"\n": "\\n", "\r\n": "\\r\\n", "\r": "\\r"}
+# Characters that make DuckDB read a path as a pattern of file names.
+_GLOB = re.compile(r"[*?\[\]{}]")
+
+
+def _duckdb_csv_grid(
+    con: duckdb.DuckDBPyConnection, path: Path, data: bytes, encoding: str, file_name: str
+) -> _Grid | None:
+    """Every record of a CSV delivery read by DuckDB into a table; None to let the csv module read it.
+
+    DuckDB reads the file itself (it decodes UTF-8 only: a Windows-1252 file goes to the csv module,
+    as does a path DuckDB would take for a pattern).
+    """
+    if encoding != "utf-8" or _GLOB.search(str(path)):
+        return None
+    # DuckDB drops a byte-order mark as Python's utf-8-sig does; a second one is text to both.
+    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
     shape = _records_shape(body)
-    if shape is None or not shape[0].size or shape[0][0] == 0:
+    if shape is None or shape.newline is None or not shape.counts.size or shape.counts[0] == 0:
         return None
-    counts, longest = shape
+    counts = shape.counts
+    width = int(counts[0])
+    filled = np.flatnonzero(counts > 0)  # DuckDB skips empty lines: its rows are the other records
+    uniform = bool((counts[filled] == width).all())
+    wider = {
+        int(r): tuple(_one_record(body[shape.starts[r] : shape.ends[r]].decode("utf-8"))[width:])
+        for r in np.flatnonzero(counts > width)
+    }
+    del body
+    table = temp_table_name("grid")
+    columns = "{" + ", ".join(f"'c{j}': 'VARCHAR'" for j in range(width)) + "}"
     try:
-        grid = pd.read_csv(
-            io.BytesIO(body),
-            header=None,
-            dtype=object,
-            na_filter=False,
-            skip_blank_lines=False,
-            engine="c",
-            encoding="utf-8",
+        con.execute(
+            f"create temp table {table} as select * from read_csv(?, header = false, delim = ',', "
+            f"quote = '\"', escape = '\"', new_line = '{_NEW_LINES[shape.newline]}', comment = '', "
+            f"skip = 0, auto_detect = false, columns = {columns}, allow_quoted_nulls = false, "
+            # Reading in parallel needs rows of one width; a shorter row is padded, a wider one cut
+            # (its other cells come from the bytes: `wider`). Not strict: the bytes are checked above,
+            # and this DuckDB, told strict_mode = true, loses rows of CRLF files.
+            f"null_padding = {not uniform}, parallel = {uniform}, strict_mode = false)",
+            [str(path)],
         )
-    except ValueError:  # pandas' ParserError and EmptyDataError: a row wider than the first, ...
-        return None
-    if len(grid) != counts.size or grid.shape[1] != counts[0] or counts.max() > grid.shape[1]:
-        return None  # never seen; the csv module is the reference, so let it decide
-    if longest > MAX_FIELD_CHARS:  # only then can a field be too long: look at every cell
-        _check_field_lengths(grid, file_name)
-    return grid, counts
+    except duckdb.Error:
+        con.execute(f"drop table if exists {table}")
+        return None  # DuckDB refuses what the csv module reads (an empty line after "" ...)
+    rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+    if rows != filled.size:
+        con.execute(f"drop table {table}")
+        return None  # DuckDB kept an empty line (after a line ending in a quoted field): not aligned
+    grid = _Grid(table, width, counts, "rowid", str(width), wider, [table])
+    if not uniform or not np.array_equal(filled, np.arange(filled.size)):
+        # Some rows are shorter or wider than row 1, or an empty line is followed by more records:
+        # each row's record and field count come from the bytes.
+        numbers = pd.DataFrame({"rec": filled.astype(np.int64), "nf": counts[filled].astype(np.int64)})
+        numbered = temp_table_name("grid")
+        con.register(f"{numbered}_numbers", numbers)
+        try:
+            con.execute(
+                f"create temp table {numbered} as select * from {table} positional join {numbered}_numbers"
+            )
+        finally:
+            con.unregister(f"{numbered}_numbers")
+        con.execute(f"drop table {table}")
+        grid = _Grid(numbered, width, counts, "rec", "nf", wider, [numbered])
+    if shape.longest > MAX_FIELD_CHARS:  # only then can a field be too long: look at every cell
+        _check_field_lengths(con, grid, file_name)
+    return grid
 
 
-def _check_field_lengths(grid: pd.DataFrame, file_name: str) -> None:
+def _one_record(text: str) -> list[str]:
+    """The cells of one record (its quotes known to pair up) as the csv module reads them."""
+    return next(csv.reader(io.StringIO(text, newline=""), strict=True), [])
+
+
+def _check_field_lengths(con: duckdb.DuckDBPyConnection, grid: _Grid, file_name: str) -> None:
     """Refuse the first field (by row, then column) longer than MAX_FIELD_CHARS."""
+    lengths = ", ".join(f"coalesce(length(c{j}), 0)" for j in range(grid.width))
+    found = con.execute(
+        f"select {grid.rec} as rec, [{lengths}] as lengths from {grid.table} "
+        f"where greatest({lengths}) > {MAX_FIELD_CHARS} order by rec limit 1"
+    ).fetchall()
     first: tuple[int, int] | None = None
-    for j in grid.columns:
-        long = np.flatnonzero(grid[j].str.len().to_numpy() > MAX_FIELD_CHARS)
-        if long.size and (first is None or long[0] < first[0]):
-            first = (int(long[0]), int(j))
+    if found:
+        rec, lengths_of_row = found[0]
+        first = (int(rec), next(j for j, n in enumerate(lengths_of_row) if n > MAX_FIELD_CHARS))
+    for rec, cells in sorted(grid.wider.items()):
+        if first is not None and rec >= first[0]:
+            break
+        long = [j for j, cell in enumerate(cells) if len(cell) > MAX_FIELD_CHARS]
+        if long:
+            first = (rec, grid.width + long[0])
+            break
     if first is not None:
-        raise _field_too_long(file_name, first[0] + 1, first[1], [grid.iloc[0].tolist()])
+        cells = ", ".join(f"coalesce(c{j}, '')" for j in range(grid.width))
+        header = con.execute(f"select {cells} from {grid.table} where {grid.rec} = 0").fetchall()
+        raise _field_too_long(file_name, first[0] + 1, first[1], [list(header[0]) if header else []])
 
 
-def _grid_from_records(records: list[list[str]]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Records (lists of cells) as columns of strings, padded with "", and their field counts."""
+def _records_grid(con: duckdb.DuckDBPyConnection, records: list[list[str]]) -> _Grid:
+    """Records (lists of cells, as the csv module or openpyxl gives them) in a DuckDB table."""
     counts = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
-    columns = itertools.zip_longest(*records, fillvalue="")
-    grid = pd.DataFrame({j: np.array(column, dtype=object) for j, column in enumerate(columns)})
-    if grid.empty:
-        grid = pd.DataFrame(index=pd.RangeIndex(len(records)))
-    return grid, counts
+    width = int(counts[0]) if counts.size else 0
+    wider = {r: tuple(record[width:]) for r, record in enumerate(records) if len(record) > width}
+    columns = itertools.islice(itertools.zip_longest(*records, fillvalue=""), width)
+    frame = pd.DataFrame(
+        {
+            "rec": np.arange(len(records), dtype=np.int64),
+            "nf": counts,
+            **{f"c{j}": np.array(column, dtype=object) for j, column in enumerate(columns)},
+        }
+    )
+    table = temp_table_name("grid")
+    con.register(f"{table}_records", frame)
+    try:
+        con.execute(f"create temp table {table} as select * from {table}_records")
+    finally:
+        con.unregister(f"{table}_records")
+    return _Grid(table, width, counts, "rec", "nf", wider, [table])
 
 
 def _xlsx_records(data: bytes, file_name: str) -> list[list[str]]:
@@ -419,19 +608,6 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _blank_rows(grid: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
-    """Which of these rows hold nothing but white space (a mask over positions)."""
-    pending = np.arange(positions.size)
-    for j in grid.columns:
-        if not pending.size:
-            break
-        values = grid[j].to_numpy()[positions[pending]]
-        pending = pending[[not value.strip() for value in values]]
-    blank = np.zeros(positions.size, dtype=bool)
-    blank[pending] = True
-    return blank
-
-
 def _check_first_row(data: bytes, encoding: str, file_name: str) -> None:
     """Refuse a file whose row 1 matches no survey version before splitting the rest of it, so that
     junk costs a read of its first line, not a parse of the whole file. When row 1 does not end in
@@ -479,12 +655,17 @@ def match_instrument(columns: list[str], file_name: str) -> Instrument:
     )
 
 
-def read_delivery(path: Path, name: str | None = None) -> RawTable:
-    """Read one delivery file (Qualtrics CSV or Excel) into its header row and columns of data cells.
+def read_delivery(
+    path: Path, name: str | None = None, *, con: duckdb.DuckDBPyConnection | None = None
+) -> RawTable:
+    """Read one delivery file (Qualtrics CSV or Excel) into its header row and a table of data cells.
 
     Args:
         path: the file to read.
         name: the name to use in messages (the landing file name when reading its archived copy).
+        con: the DuckDB connection to hold the cells in temporary tables (the ingest passes the
+            warehouse's, so that the harmonised rows are written without leaving DuckDB); a private
+            in-memory one by default. Close the table (``close()``) when done with it.
 
     Raises:
         DeliveryError: the file is empty, binary, not CSV/Excel, or matches no known instrument.
@@ -503,43 +684,100 @@ def read_delivery(path: Path, name: str | None = None) -> RawTable:
         raise DeliveryError(
             file_name, "is empty", "Export the survey again and replace the file in landing/."
         )
-    if data.startswith(XLSX_MAGIC) or path.suffix.lower() == ".xlsx":
-        grid, counts = _grid_from_records(_xlsx_records(data, file_name))
-        encoding = "xlsx"
-    else:
-        encoding = _check_text(data, file_name)
-        _check_first_row(data, encoding, file_name)
-        fast = _fast_csv_grid(data, encoding, file_name)
-        if fast is None:
-            text = _decode(data, encoding)
-            del data  # the csv module needs only the text
-            fast = _grid_from_records(_csv_records(text, file_name))
-            del text
-        grid, counts = fast
-    data = None  # the bytes are not needed any more (the csv branch let them go earlier)
-    if not counts.size:
-        raise DeliveryError(
-            file_name, "has no rows", "Export the survey again and replace the file in landing/."
-        )
-    columns = [str(c).strip() for c in grid.iloc[0, : counts[0]]]
+    owned = con is None
+    connection = duckdb.connect() if con is None else con
+    grid: _Grid | None = None
+    view = temp_table_name("cells")
+    try:
+        if data.startswith(XLSX_MAGIC) or path.suffix.lower() == ".xlsx":
+            records = _xlsx_records(data, file_name)
+            encoding = "xlsx"
+        else:
+            encoding = _check_text(data, file_name)
+            _check_first_row(data, encoding, file_name)
+            grid = _duckdb_csv_grid(connection, path, data, encoding, file_name)
+            records = [] if grid is not None else _csv_records(_decode(data, encoding), file_name)
+        data = b""  # the bytes are not needed any more
+        if grid is None:
+            if not records:
+                raise DeliveryError(
+                    file_name, "has no rows", "Export the survey again and replace the file in landing/."
+                )
+            grid = _records_grid(connection, records)
+            del records
+        return _raw_table(connection, grid, view, file_name, encoding, owned)
+    except BaseException:
+        if owned:
+            connection.close()
+        elif grid is not None:
+            connection.execute(f"drop view if exists {view}")
+            for table in grid.tables:
+                connection.execute(f"drop table if exists {table}")
+        raise
+
+
+def _raw_table(
+    con: duckdb.DuckDBPyConnection, grid: _Grid, view: str, file_name: str, encoding: str, owned: bool
+) -> RawTable:
+    """The RawTable of a grid: its header row matched to an instrument, its data rows as a view."""
+    first = con.execute(
+        f"select {', '.join(f'c{j}' for j in range(grid.width))} from {grid.table} where {grid.rec} = 0"
+    ).fetchall()
+    columns = [("" if c is None else c).strip() for c in first[0]] if first else []
     # Legacy exports end row 1 with a comma: a trailing unnamed column that holds nothing.
     while columns and columns[-1] == "":
         columns.pop()
     instrument = match_instrument(columns, file_name)
-    if counts.size <= instrument.header_rows:
+    records = grid.counts.size
+    if records <= instrument.header_rows:
         raise DeliveryError(
             file_name,
-            f"has only its {counts.size} header row(s) and no responses",
+            f"has only its {records} header row(s) and no responses",
             "Check the export filter in Qualtrics (all responses, not a saved subset) and export again.",
         )
-    positions = np.arange(instrument.header_rows, counts.size)
-    positions = positions[~_blank_rows(grid, positions)]
-    if not positions.size:  # blank rows are not rows: without this, harmonise met columns of no type
+    cells = [f"coalesce(c{j}, '')" for j in range(grid.width)]
+    # A blank row holds nothing but white space (blank rows are not rows); its first cell has to, which
+    # most rows' do not (the rest is looked at only then). Found once, here, not each time the view is read.
+    everything = blank("concat(" + ", ".join(cells) + ")")
+    not_blank_past_width = [rec for rec, extra in grid.wider.items() if any(c.strip() for c in extra)]
+    if not_blank_past_width:
+        everything += f" and {grid.rec} not in ({', '.join(map(str, not_blank_past_width))})"
+    data = f"{grid.rec} >= {instrument.header_rows}"
+    blank_rows = [
+        rec
+        for (rec,) in con.execute(
+            f"select {grid.rec} from {grid.table} where {data} and "
+            f"case when {blank(cells[0])} then {everything} else false end"
+        ).fetchall()
+    ]
+    if len(blank_rows) > 1000:  # a hostile file: a table, not a list in the SQL text
+        blanks = temp_table_name("blank")
+        con.execute(f"create temp table {blanks} as select unnest(?::BIGINT[]) as rec", [blank_rows])
+        grid.tables.append(blanks)
+        data += f" and {grid.rec} not in (select rec from {blanks})"
+    elif blank_rows:
+        data += f" and {grid.rec} not in ({', '.join(map(str, blank_rows))})"
+    con.execute(
+        f"create temp view {view} as select ({grid.rec} + 1)::integer as rn, ({grid.nf})::integer as nf, "
+        f"{', '.join(f'{cell} as c{j}' for j, cell in enumerate(cells))} from {grid.table} where {data}"
+    )
+    row_count = con.execute(f"select count(*) from {view}").fetchall()[0][0]
+    if not row_count:  # without this, harmonise met columns of no type
         raise DeliveryError(
             file_name,
             f"has only its {instrument.header_rows} header row(s) and no responses (the rest is blank lines)",
             "Check the export filter in Qualtrics (all responses, not a saved subset) and export again.",
         )
-    cells = grid.take(positions)
-    cells.index = pd.Index(positions + 1, name="row_number")
-    return RawTable(file_name, instrument, tuple(columns), cells, counts[positions], encoding)
+    return RawTable(
+        file_name,
+        instrument,
+        tuple(columns),
+        con,
+        view,
+        grid.width,
+        {rec + 1: extra for rec, extra in grid.wider.items()},
+        int(row_count),
+        encoding,
+        tuple(grid.tables),
+        owned,
+    )

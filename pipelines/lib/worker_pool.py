@@ -1,8 +1,8 @@
 """Run a function over a batch in worker processes and hand the results back in the batch's order.
 
-Used where a batch's items are independent and each costs about a second of Python (reading a large
-delivery, drawing a year's charts), and the caller must still handle them one by one in order
-(writing to the one-writer warehouse, swapping a report folder in).
+Used where a batch's items are independent and each costs about a second of Python (drawing a year's
+charts), and the caller must still handle them one by one in order (swapping a report folder in).
+Reading deliveries no longer needs it (issue 15): DuckDB reads and harmonises them with its own threads.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ Result = TypeVar("Result")
 
 _NO_MORE = object()
 
-# More workers would hold more deliveries in memory than the 1.5 GB budget of issue 6 allows, and
-# outrun the one process that writes the warehouse (about a third of a worker's time per year).
+# More workers would hold more years' charts in memory than the memory budget of issue 6 allows.
 MAX_WORKERS = 4
 
 

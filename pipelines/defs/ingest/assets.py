@@ -232,22 +232,23 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
     planned again, the batch's other years run without it (pipelines/pending.py).
     """
     # Imported when a file is loaded, not when the definitions load (pandas, pandera: seconds).
-    from pipelines.lib.batch_harmonise import harmonised_in_order, worker_count
+    from pipelines.lib.batch_harmonise import harmonised_in_order
 
     salt = survey.require_salt()
     loaded, issues = {}, {}
     # One connection for the batch: closing a DuckDB connection checkpoints the file, which costs more
-    # than writing a 50,000-row year (bench/PROFILE.md); every year is still its own transaction.
+    # than writing a 50,000-row year (bench/PROFILE.md); every year is still its own transaction. Each
+    # delivery is read and harmonised in temporary tables on this connection, and written from them.
     with warehouse.connect() as con:
         deliveries = [_current_delivery(con, year) for year in run_years(context)]
-        workers = worker_count(deliveries)
-        if workers:
-            context.log.info(f"Reading {len(deliveries)} deliveries in {workers} worker processes.")
         try:
-            with closing(harmonised_in_order(deliveries, salt, workers)) as outcomes:
+            with closing(harmonised_in_order(deliveries, salt, con)) as outcomes:
                 for done in outcomes:
                     year = done.job.survey_year
-                    loaded[year], issues[year] = _write_year(context, con, done)
+                    try:
+                        loaded[year], issues[year] = _write_year(context, con, done)
+                    finally:
+                        done.close()
         except DeliveryError as err:
             # Deliveries come back in order: the refused one is the first not loaded.
             refused = deliveries[len(loaded)]
@@ -281,11 +282,10 @@ def _write_year(
     context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, done: "HarmonisedJob"
 ) -> tuple[dict, dict]:
     """Replace one year's rows with its harmonised delivery; returns the metadata of raw.responses and of the issues."""
-    from pipelines.lib.harmonise import ISSUE_COLUMNS, RESPONSE_COLUMNS
+    from pipelines.lib.harmonise import ISSUE_COLUMNS
 
     job, result = done.job, done.result
     year, file_name, sha256 = job.survey_year, job.file_name, job.delivery_sha256
-    loaded = result.responses.assign(delivery_sha256=sha256)[["delivery_sha256", *RESPONSE_COLUMNS]]
     issues = result.issues.assign(delivery_sha256=sha256, survey_year=year)[
         ["delivery_sha256", "survey_year", *ISSUE_COLUMNS]
     ]
@@ -293,11 +293,9 @@ def _write_year(
     con.execute("begin")
     con.execute("delete from raw.responses where survey_year = ?", [year])
     con.execute("delete from raw.data_quality_issues where survey_year = ?", [year])
-    con.register("loaded_frame", loaded)
+    result.insert_responses(con, sha256)  # RESPONSE_COLUMNS, straight from DuckDB
     con.register("issues_frame", issues)
-    con.execute("insert into raw.responses by name select * from loaded_frame")
     con.execute("insert into raw.data_quality_issues by name select * from issues_frame")
-    con.unregister("loaded_frame")
     con.unregister("issues_frame")
     con.execute(
         "update raw.deliveries set status = 'superseded' "
@@ -318,10 +316,11 @@ def _write_year(
     con.execute("commit")
 
     rules = result.issues["rule"].value_counts().to_dict()
-    context.log.info(f"{file_name}: {len(loaded)} rows, buckets {counts}, {len(issues)} cell issues")
+    rows = sum(counts.values())
+    context.log.info(f"{file_name}: {rows} rows, buckets {counts}, {len(issues)} cell issues")
     first_issues = result.issues.head(5).rename(columns={"column_name": "column"})
     responses_metadata = {
-        "dagster/row_count": len(loaded),
+        "dagster/row_count": rows,
         "file": file_name,
         "sha256": sha256,
         "instrument_version": result.instrument,
