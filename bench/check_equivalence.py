@@ -8,7 +8,7 @@ cohort tables row for row (B's raw ResponseIds are hashed with the salt the pipe
 line per table and source and exits 1 when anything differs.
 
     # typical scale, from scratch:
-    SSM_DATA_DIR=/tmp/t SSM_RESPONSE_SALT=x python -m pipelines.lib.synthetic /tmp/t --years 2016-2025 --rows 200
+    SSM_DATA_DIR=/tmp/t SSM_RESPONSE_SALT=x python -m pipelines.generators.synthetic /tmp/t --years 2016-2025 --rows 200
     SSM_DATA_DIR=/tmp/t SSM_RESPONSE_SALT=x .venv/bin/ssm run
     python bench/limit.py /tmp/t /tmp/t-limit.duckdb
     SSM_RESPONSE_SALT=x python bench/peer_pandas.py /tmp/t /tmp/t-peer

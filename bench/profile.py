@@ -24,7 +24,7 @@ sys.path.insert(0, str(BENCH.parent))
 
 import run as bench  # noqa: E402
 
-from pipelines.lib.synthetic import write_synthetic_deliveries  # noqa: E402
+from pipelines.generators.synthetic import write_synthetic_deliveries  # noqa: E402
 
 # (category, pattern searched in the stack, leaf first): the first category whose pattern occurs in a
 # sample's stack gets the sample. Main process and dbt subprocess are told apart by the process frame.
@@ -45,16 +45,19 @@ MAIN_RULES = [
     ("ingest: write raw to DuckDB", r"responses \(pipelines/defs/ingest/assets.py"),
     ("ingest: other assets and checks", r"pipelines/defs/ingest/"),
     ("dbt: dagster-dbt reading dbt's events", r"dagster_dbt/"),
-    ("report: charts (matplotlib)", r"pipelines/lib/charts.py"),
+    ("report: charts (matplotlib)", r"pipelines/lib/report/charts.py"),
     (
         "report: what may be shown (disclosure)",
-        r"pipelines/lib/disclosure.py|pipelines/lib/report_figures.py",
+        r"pipelines/lib/report/disclosure.py|pipelines/lib/report/figures.py",
     ),
-    ("report: marts -> context (report_data)", r"pipelines/lib/report_(data|history|marts).py"),
-    ("report: HTML rendering", r"pipelines/lib/rendering.py|css_inline"),
+    (
+        "report: marts -> context",
+        r"pipelines/lib/report/(context|this_year|words|chart_data|history|marts).py",
+    ),
+    ("report: HTML rendering", r"pipelines/lib/report/rendering.py|css_inline"),
     ("report: other", r"pipelines/defs/report/"),
     ("transform checks", r"pipelines/defs/transform/checks.py"),
-    ("pending files (sha256 of landing)", r"pending_years \("),
+    ("pending files (sha256 of landing)", r"pending_work \("),
     ("Dagster: loading definitions", r"pipelines/definitions.py|load_assets_from_modules"),
     ("Dagster: run orchestration, events, storage", r"dagster/"),
     ("ssm: other", r"."),
@@ -62,7 +65,7 @@ MAIN_RULES = [
 DBT_RULES = [
     ("dbt: imports", r"_find_and_load"),
     # The p-values of the statistics marts: DuckDB functions running scipy in the dbt process.
-    ("dbt: p-values (scipy in dbt)", r"pipelines/lib/pvalues.py"),
+    ("dbt: p-values (scipy in dbt)", r"pipelines/lib/stats/pvalues.py"),
     ("dbt: parse / manifest / graph", r"dbt/parser/|ManifestLoader|dbt/graph/|partial|load_manifest|msgpack"),
     ("dbt: SQL in DuckDB (models, tests, seeds)", r"duckdb|adapters/"),
     ("dbt: Jinja compile", r"jinja2|dbt/clients/jinja|compilation"),

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--scale typical|consortium|all] [--skip A,C] [--repeats 3]
 
-Generates synthetic v2 deliveries with pipelines.lib.synthetic into bench/work/ (git-ignored) at two
+Generates synthetic v2 deliveries with pipelines.generators.synthetic into bench/work/ (git-ignored) at two
 scales, typical (10 survey years of 200 rows) and consortium (20 years of 50,000 rows, 1,000,000 rows),
 and runs each scenario as a subprocess, measuring its wall time and the peak RSS of its whole process
 tree (psutil, every 50 ms, RSS summed over the process and all its descendants):
@@ -46,7 +46,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 
-from pipelines.lib.synthetic import write_synthetic_deliveries  # noqa: E402
+from pipelines.generators.synthetic import write_synthetic_deliveries  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 SSM = VENV_BIN / "ssm"

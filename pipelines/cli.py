@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from pipelines.lib.errors import DeliveryError
-from pipelines.lib.warehouse import WarehouseBusy
+from pipelines.lib.ingest.errors import DeliveryError
+from pipelines.lib.warehouse.database import WarehouseBusy
 from pipelines.paths import DataFolder
 
 DEMO_SALT = "ssm-demonstration-salt-not-for-real-data"
@@ -122,9 +122,9 @@ def _run_pending(folder: DataFolder, work, years: tuple[int, ...]) -> tuple[list
 @click.option("--show", default=10, show_default=True, help="How many issues to print in full.")
 def validate(file: Path, year: int | None, show: int) -> None:
     """Check one delivery without loading it: what would happen to every row and cell."""
-    from pipelines.lib.harmonise import harmonise
-    from pipelines.lib.landing import DELIVERY_NAME
-    from pipelines.lib.readers import read_delivery
+    from pipelines.lib.ingest.harmonise import harmonise
+    from pipelines.lib.ingest.landing import DELIVERY_NAME
+    from pipelines.lib.ingest.readers import read_delivery
 
     if not file.is_file():
         _fail(f"{file}: no such file. Give the path of a delivery (ssm_survey_<YYYY>....csv or .xlsx).")
@@ -191,7 +191,8 @@ def report(year: int, send: bool, force: bool) -> None:
 
 def _print_deliveries(folder: DataFolder, year: int) -> None:
     """Say where the year's report went on the latest send (or that it was already sent)."""
-    from pipelines.lib import email_ledger, warehouse
+    from pipelines.lib.mail import ledger as email_ledger
+    from pipelines.lib.warehouse import database as warehouse
 
     with warehouse.connect(folder.warehouse, read_only=True, wait_seconds=10) as con:
         rows = email_ledger.last_send(con, year)
@@ -203,7 +204,9 @@ def _print_deliveries(folder: DataFolder, year: int) -> None:
 @main.command()
 def status() -> None:
     """What has been loaded, when, from which file, and which reports were sent to whom."""
-    from pipelines.lib import deliveries, email_ledger, warehouse
+    from pipelines.lib.mail import ledger as email_ledger
+    from pipelines.lib.warehouse import database as warehouse
+    from pipelines.lib.warehouse import deliveries
     from pipelines.pending import NEW_FILE, pending_work
 
     folder = DataFolder.from_environment()
@@ -248,7 +251,7 @@ def status() -> None:
 
 def _print_class_sizes(path: Path) -> None:
     """The reference file as the next run will read it: its years, and every row that needs fixing."""
-    from pipelines.lib.class_sizes import read_class_sizes
+    from pipelines.lib.ingest.class_sizes import read_class_sizes
 
     if not path.exists():
         click.echo(f"Class sizes: {path} does not exist, so no year has a response rate.")
@@ -270,7 +273,7 @@ def _print_class_sizes(path: Path) -> None:
 @main.command()
 def demo() -> None:
     """Write the demonstration deliveries into the data folder and run the whole pipeline on them."""
-    from pipelines.lib.demo import write_demo_data
+    from pipelines.generators.demo import write_demo_data
 
     folder = DataFolder.from_environment().ensure()
     root = folder.root

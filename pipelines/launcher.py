@@ -26,8 +26,8 @@ from pipelines.defs.alerts import alert_analysts
 from pipelines.defs.dagster_internals import free_pool_slots
 from pipelines.defs.planning import plan_runs, years_of
 from pipelines.defs.shared import survey_years
-from pipelines.lib import warehouse
-from pipelines.lib.alerts import failure_reasons
+from pipelines.lib.mail.alerts import failure_reasons
+from pipelines.lib.warehouse import database as warehouse
 from pipelines.paths import DataFolder
 from pipelines.pending import PendingWork, pending_work
 from pipelines.project import prepare_dagster_home

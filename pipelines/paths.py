@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The Jinja2 templates of the report and the e-mails (presentation lives there, not in Python).
+REPORT_TEMPLATES_DIR = PROJECT_ROOT / "reports"
 DATA_DIR_ENV = "SSM_DATA_DIR"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 

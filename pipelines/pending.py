@@ -23,8 +23,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pipelines.lib import deliveries, warehouse
-from pipelines.lib.landing import LandedFile, checksums, newest_per_year
+from pipelines.lib.ingest.landing import LandedFile, checksums, newest_per_year
+from pipelines.lib.warehouse import database as warehouse
+from pipelines.lib.warehouse import deliveries
 from pipelines.paths import DataFolder
 
 NEW_FILE = "new file {name}"

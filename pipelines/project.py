@@ -17,11 +17,10 @@ from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from pipelines.lib.warehouse import BUILD_DIR
+from pipelines.lib.warehouse.database import BUILD_DIR
 from pipelines.paths import PROJECT_ROOT, DataFolder
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-REPORT_TEMPLATES_DIR = PROJECT_ROOT / "reports"
 INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
 
 # dbt as the dbt asset runs it: from the data folder named in SSM_DBT_WORKDIR, building the warehouse

@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
-from pipelines.lib.browser import launch_chromium
+from pipelines.lib.report.browser import launch_chromium
 
 
 def main() -> None:

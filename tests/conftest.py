@@ -88,7 +88,7 @@ def run_pending(root: Path, years: Iterable[int] = (), only: Iterable[int] | Non
 @pytest.fixture(scope="session")
 def built_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltPipeline]:
     """Run the survey-year job in-process for BUILT_YEARS on a fresh data folder."""
-    from pipelines.lib.demo import write_demo_data
+    from pipelines.generators.demo import write_demo_data
 
     root = tmp_path_factory.mktemp("built") / "data"
     with pipeline_environment(root):

@@ -34,7 +34,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from pipelines.lib.browser import launch_chromium
+from pipelines.lib.report.browser import launch_chromium
 from tests.conftest import BUILT_YEARS, BuiltPipeline
 from tests.test_report_browser import require_chromium
 

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.lib.landing import sha256_of
+from pipelines.lib.ingest.landing import sha256_of
 from pipelines.paths import DataFolder
 from pipelines.pending import pending_work
 from tests.conftest import pipeline_env, run_pending

@@ -12,7 +12,7 @@ import dagster as dg
 from pipelines.defs.ingest.sensors import landing_sensor
 from pipelines.defs.report.schedules import yearly_report_schedule
 from pipelines.defs.resources import SurveyConfig
-from pipelines.lib.demo import write_demo_data
+from pipelines.generators.demo import write_demo_data
 from tests.conftest import BUILT_YEARS, BuiltPipeline
 
 

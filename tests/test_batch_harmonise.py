@@ -1,7 +1,7 @@
 """Reading a batch on the warehouse's connection (issue 15) gives what reading each delivery alone gives.
 
 The ingest reads and harmonises each delivery of a batch into temporary DuckDB tables on the connection
-that writes it, and writes the rows from there (pipelines/lib/batch_harmonise.py). The promises: the same
+that writes it, and writes the rows from there (pipelines/lib/ingest/batch_harmonise.py). The promises: the same
 frames as reading each file on its own connection, in the order asked for; a refusal reaches the caller
 as the same DeliveryError (file, row, column, advice) after the years before it; and nothing of a
 delivery stays on the connection once it is written or refused.
@@ -16,11 +16,11 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.lib import warehouse
-from pipelines.lib.batch_harmonise import DeliveryJob, harmonised_in_order, read_and_harmonise
-from pipelines.lib.demo import write_demo_data
-from pipelines.lib.errors import DeliveryError
-from pipelines.lib.landing import sha256_of
+from pipelines.generators.demo import write_demo_data
+from pipelines.lib.ingest.batch_harmonise import DeliveryJob, harmonised_in_order, read_and_harmonise
+from pipelines.lib.ingest.errors import DeliveryError
+from pipelines.lib.ingest.landing import sha256_of
+from pipelines.lib.warehouse import database as warehouse
 
 SALT = "batch-salt"
 YEARS = (2019, 2020, 2021, 2022)  # a v1 year and three v2 years

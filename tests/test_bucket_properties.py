@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.lib.harmonise import BUCKETS, harmonise
-from pipelines.lib.readers import read_delivery
+from pipelines.lib.ingest.harmonise import BUCKETS, harmonise
+from pipelines.lib.ingest.readers import read_delivery
 from tests.deliveries import V2_COLUMNS, csv_text, v2_headers, v2_row
 
 KINDS = ["respondent", "preview", "incomplete", "no_consent", "no_id", "short", "bad_cells", "duplicate"]

@@ -25,8 +25,8 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from PIL import Image
 
-from pipelines.lib import chart_layout
-from pipelines.lib.charts import (
+from pipelines.lib.report import chart_layout
+from pipelines.lib.report.charts import (
     LOGICAL_DPI,
     PARTICIPATION_STYLE,
     PIXEL_RATIO,
@@ -463,7 +463,7 @@ def test_chart_text_legible_at_360_px_in_chromium(data: dict, tmp_path: Path):
     a wide window each shows at its display size."""
     from playwright.sync_api import sync_playwright
 
-    from pipelines.lib.browser import launch_chromium
+    from pipelines.lib.report.browser import launch_chromium
     from tests.test_report_browser import require_chromium
 
     require_chromium()

@@ -7,7 +7,7 @@ from itertools import combinations
 
 from matplotlib.colors import to_rgb
 
-from pipelines.lib.charts import SERIES_STYLE
+from pipelines.lib.report.charts import SERIES_STYLE
 
 
 def luminance(colour: str) -> float:

@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipelines.cli import main as ssm_main
-from pipelines.lib.class_sizes import MAX_CLASS_SIZE, read_class_sizes
-from pipelines.lib.errors import DeliveryError
+from pipelines.lib.ingest.class_sizes import MAX_CLASS_SIZE, read_class_sizes
+from pipelines.lib.ingest.errors import DeliveryError
 from tests.conftest import pipeline_env, run_pending
 from tests.deliveries import v1_row, write_v1
 

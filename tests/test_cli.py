@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.demo import write_demo_data
+from pipelines.generators.demo import write_demo_data
 from tests.conftest import BuiltPipeline, pipeline_env
 from tests.report_email_parts import report_message_problems
 

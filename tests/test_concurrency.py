@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines.lib.landing import sha256_of
+from pipelines.lib.ingest.landing import sha256_of
 from tests.conftest import BuiltPipeline, pipeline_env
 from tests.reliability import copy_built, differences, marts, query, start_ssm, stop_group
 from tests.test_cli import PROJECT_ROOT, ssm

@@ -34,7 +34,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.lib.demo import write_demo_data
+from pipelines.generators.demo import write_demo_data
 from tests.conftest import BuiltPipeline, pipeline_environment
 from tests.reliability import (
     Snapshot,

@@ -1,4 +1,4 @@
-"""Independent checks of the demonstration data written by ``pipelines.lib.demo.write_demo_data``.
+"""Independent checks of the demonstration data written by ``pipelines.generators.demo.write_demo_data``.
 
 Only the public function is used. Everything else (column lists, codes, labels, the bucket rules of
 spec §5 and the cohort rules of §7) is written out here again from the specification, and the files
@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from pipelines.lib.demo import write_demo_data
+from pipelines.generators.demo import write_demo_data
 
 YEARS = list(range(2016, 2026))
 V1_YEARS = [y for y in YEARS if y <= 2019]

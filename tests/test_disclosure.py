@@ -1,4 +1,4 @@
-"""The small-cell engine (pipelines/lib/disclosure.py) against readers written independently here.
+"""The small-cell engine (pipelines/lib/report/disclosure.py) against readers written independently here.
 
 The engine protects with linear programmes; these tests check its decisions with exact whole-number
 readers: for a single total and its parts, the sums of the hidden parts' ranges (exact for intervals);
@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from pipelines.lib.disclosure import Model, State, Unprotectable, audit, check_k, protect
-from pipelines.lib.report_figures import share_bound
+from pipelines.lib.report.disclosure import Model, State, Unprotectable, audit, check_k, protect
+from pipelines.lib.report.figures import share_bound
 
 SETTINGS = settings(max_examples=100, deadline=None)
 counts = st.one_of(st.integers(0, 6), st.integers(0, 40))
@@ -260,8 +260,8 @@ SIZES = st.one_of(st.integers(0, 3), st.integers(0, 12), st.integers(0, 40))
 def year_marts(draw: st.DrawFn):
     """A consistent year of marts: cohorts, buckets, every item's answers and levels, demographics,
     reasons and data-quality rows, with small and zero groups everywhere."""
-    from pipelines.lib.report_labels import CHARACTERISTICS, EXCLUSIONS, METRICS
-    from pipelines.lib.report_marts import YearMarts
+    from pipelines.lib.report.labels import CHARACTERISTICS, EXCLUSIONS, METRICS
+    from pipelines.lib.report.marts import YearMarts
 
     def split(total: int, parts: int) -> list[int]:
         out = []
@@ -333,7 +333,7 @@ def test_any_year_is_protected_without_failing(marts, k: int) -> None:
     missing), its figures are protected without an error, and the engine's own reader then finds no
     group of 1..k-1 pinned; every printed count of 1..k-1 prints "<k" or is left out with its
     breakdown."""
-    from pipelines.lib.report_figures import year_figures
+    from pipelines.lib.report.figures import year_figures
 
     figures = year_figures(marts, k)
     assert audit(figures.model, figures.protection) == []

@@ -31,8 +31,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.lib.mail import SmtpSettings, build_report_message, send_smtp
-from pipelines.lib.rendering import SUBJECT_MAX
+from pipelines.lib.mail.messages import SmtpSettings, build_report_message, send_smtp
+from pipelines.lib.report.rendering import SUBJECT_MAX
 from tests.conftest import BuiltPipeline, pipeline_env, pipeline_environment
 from tests.report_email_parts import attached_pdf, figure_differences, pdf_text, report_message_problems
 from tests.smtp_server import smtp_env, smtp_server

@@ -5,7 +5,7 @@ ingest asset takes: ``read_delivery`` then ``harmonise``) either succeeds or ref
 DeliveryError that names the file and says what to do. Any other exception is a crash and fails the test.
 
 The seeds are real-shaped deliveries made with the project's own generators (tests/deliveries.py,
-tests/test_ingest_v2_numeric.py, pipelines/lib/synthetic.py, pipelines/lib/demo.py): v1 legacy CSV (BOM,
+tests/test_ingest_v2_numeric.py, pipelines/generators/synthetic.py, pipelines/generators/demo.py): v1 legacy CSV (BOM,
 CRLF), v2 choice-text and numeric CSV, a synthetic v2 year, a demo v1 year, and a v2 Excel workbook.
 They are mutated at the byte level (flips, inserted quotes, NULs, byte-order marks, CRs, huge fields,
 bytes that are not UTF-8), at the line level (lines dropped, repeated, swapped; the file cut short;
@@ -35,9 +35,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, seed, settings
 from hypothesis import strategies as st
 
-from pipelines.lib.errors import DeliveryError
-from pipelines.lib.harmonise import harmonise
-from pipelines.lib.readers import read_delivery
+from pipelines.lib.ingest.errors import DeliveryError
+from pipelines.lib.ingest.harmonise import harmonise
+from pipelines.lib.ingest.readers import read_delivery
 from tests.deliveries import REASON_1, csv_text, v1_headers, v1_row, v2_headers, v2_row
 from tests.test_ingest_v2_numeric import to_numeric
 from tests.test_ingest_v2_xlsx import write_xlsx
@@ -91,8 +91,8 @@ V2_ROWS = [
 @cache
 def seeds() -> dict[str, bytes]:
     """Each seed's bytes by the delivery name it is fuzzed under (the name gives the year)."""
-    from pipelines.lib.demo import write_demo_data
-    from pipelines.lib.synthetic import write_synthetic_deliveries
+    from pipelines.generators.demo import write_demo_data
+    from pipelines.generators.synthetic import write_synthetic_deliveries
 
     found = {
         "ssm_survey_2018_v1.csv": csv_text(v1_headers(), V1_ROWS, "\r\n").encode("utf-8-sig"),

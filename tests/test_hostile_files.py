@@ -4,7 +4,7 @@ Each is refused with a DeliveryError that names the file (and the row and column
 and says what to do, never quotes a cell, and, for the 50 MB files, with bounded memory. Time is printed,
 never asserted (speed is the benchmarks' business); pytest-timeout guards against a hang.
 
-The limits (pipelines/lib/readers.py): a field may hold at most 32,767 characters (Excel's cell
+The limits (pipelines/lib/ingest/readers.py): a field may hold at most 32,767 characters (Excel's cell
 limit), row 1 must end within the first 1 MB, a file may be at most 256 MB (and a workbook unpack to
 at most that).
 """
@@ -25,9 +25,9 @@ import duckdb
 import pytest
 from openpyxl import Workbook
 
-from pipelines.lib.errors import DeliveryError
-from pipelines.lib.harmonise import harmonise
-from pipelines.lib.readers import MAX_FIELD_CHARS, read_delivery
+from pipelines.lib.ingest.errors import DeliveryError
+from pipelines.lib.ingest.harmonise import harmonise
+from pipelines.lib.ingest.readers import MAX_FIELD_CHARS, read_delivery
 from tests.conftest import pipeline_env
 from tests.deliveries import csv_text, v1_headers, v2_headers, v2_row
 
@@ -254,7 +254,7 @@ def test_ssm_run_refuses_junk_clearly_and_loads_nothing_of_it(tmp_path: Path) ->
     """Promise: `ssm run` with a 50 MB junk file and a runaway-quote file in landing/ (beside a good
     delivery) refuses both with clear messages naming them, prints no traceback, exits 1, and loads
     no row of either; the good year loads."""
-    from pipelines.lib.demo import write_demo_data
+    from pipelines.generators.demo import write_demo_data
 
     write_demo_data(tmp_path, years=[2019])
     landing = tmp_path / "landing"

@@ -9,7 +9,7 @@ and the file name. `ssm run` and `ssm report --send` (to a loopback SMTP server)
 
 The project writes no CSV or spreadsheet from survey data: a search of the code for to_csv,
 csv.writer, openpyxl, to_excel and COPY ... TO finds only the demonstration and benchmark data
-generators (pipelines/lib/demo.py, pipelines/lib/synthetic.py), which write deliveries, not outputs,
+generators (pipelines/generators/demo.py, pipelines/generators/synthetic.py), which write deliveries, not outputs,
 and the benchmark's pandas baseline (bench/peer_pandas.py), which is not part of the pipeline. The
 first test proves it for a real run: afterwards the data folder holds no CSV/XLSX file but the
 deliveries, their byte-identical archive copies, the class sizes the test wrote and dbt's copies of
@@ -35,10 +35,10 @@ import duckdb
 import pytest
 from openpyxl import load_workbook
 
-from pipelines.lib.mail import build_report_message
-from pipelines.lib.pdf import html_to_pdf
-from pipelines.lib.rendering import EMAIL_CHARTS, TEMPLATES_DIR, render_email_html, render_report_html
-from pipelines.lib.report_data import load_report_context
+from pipelines.lib.mail.messages import build_report_message
+from pipelines.lib.report.context import load_report_context
+from pipelines.lib.report.pdf import html_to_pdf
+from pipelines.lib.report.rendering import EMAIL_CHARTS, TEMPLATES_DIR, render_email_html, render_report_html
 from tests.report_email_parts import active_pdf_content, attached_pdf, html_visible_text, pdf_text, words
 from tests.seeded_deliveries import (
     CLASS_SIZES,

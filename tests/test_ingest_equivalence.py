@@ -24,10 +24,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.lib import harmonise as H
-from pipelines.lib.errors import DeliveryError
-from pipelines.lib.privacy import mask_series
-from pipelines.lib.readers import (
+from pipelines.lib.ingest import harmonise as H
+from pipelines.lib.ingest.errors import DeliveryError
+from pipelines.lib.ingest.privacy import mask_series
+from pipelines.lib.ingest.readers import (
     PY_WHITESPACE,
     RawTable,
     _duckdb_csv_grid,

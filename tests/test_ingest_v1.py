@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.lib.harmonise import harmonise
-from pipelines.lib.readers import read_delivery
+from pipelines.lib.ingest.harmonise import harmonise
+from pipelines.lib.ingest.readers import read_delivery
 from tests.deliveries import v1_row, write_v1
 
 ROWS = [

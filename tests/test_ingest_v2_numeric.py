@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.lib.harmonise import harmonise
-from pipelines.lib.readers import read_delivery
+from pipelines.lib.ingest.harmonise import harmonise
+from pipelines.lib.ingest.readers import read_delivery
 from tests.deliveries import REASON_1, V2_COLUMNS, csv_text, v2_headers, v2_row, write_v2
 
 # The value lists of spec §3 v2, in order: numeric code = 1-based position.

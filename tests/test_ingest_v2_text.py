@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipelines.lib.errors import DeliveryError
-from pipelines.lib.harmonise import harmonise
-from pipelines.lib.privacy import EMAIL_MASK, PHONE_MASK
-from pipelines.lib.readers import read_delivery
+from pipelines.lib.ingest.errors import DeliveryError
+from pipelines.lib.ingest.harmonise import harmonise
+from pipelines.lib.ingest.privacy import EMAIL_MASK, PHONE_MASK
+from pipelines.lib.ingest.readers import read_delivery
 from tests.deliveries import REASON_1, v2_row, write_v2
 
 

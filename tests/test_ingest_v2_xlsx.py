@@ -6,8 +6,8 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from pipelines.lib.harmonise import harmonise
-from pipelines.lib.readers import read_delivery
+from pipelines.lib.ingest.harmonise import harmonise
+from pipelines.lib.ingest.readers import read_delivery
 from tests.deliveries import REASON_1, v2_headers, v2_row, write_v2
 
 ROWS = [

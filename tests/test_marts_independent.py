@@ -568,7 +568,7 @@ def test_later_years_change_no_earlier_row(first_load, built) -> None:
     """Promise (spec §8 rev 2, no hindsight): loading later years, one of them a series break, changes
     no row of metric_trend_tests and no earlier year's row of metric_trends or of any other mart; they
     only add rows. So an earlier year's report, made again, reads the same figures."""
-    from pipelines.lib.report_data import load_report_context
+    from pipelines.lib.report.context import load_report_context
 
     _, before_path = first_load
     _, con = built

@@ -1,6 +1,6 @@
 """No group of 1..k-1 people can be worked out from what a report and its e-mail show (spec §9 rev 2).
 
-The reader here is written independently of the pipeline's engine (pipelines/lib/disclosure.py): it
+The reader here is written independently of the pipeline's engine (pipelines/lib/report/disclosure.py): it
 reads the rendered HTML of a report and of its e-mail digest, every figure by its ``data-fig`` (year
 and name), and builds its own model of the year from the marts: the groups of people behind each
 name, the identities between them, what each printed text says (an exact count; "<k" = 1..k-1; a
@@ -38,8 +38,8 @@ import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from pipelines.lib.rendering import EMAIL_CHARTS, render_email_html, render_report_html
-from pipelines.lib.report_data import load_report_contexts
+from pipelines.lib.report.context import load_report_contexts
+from pipelines.lib.report.rendering import EMAIL_CHARTS, render_email_html, render_report_html
 from tests.conftest import BUILT_YEARS, BuiltPipeline
 
 EN_DASH, MINUS = "\u2013", "\u2212"
@@ -563,7 +563,7 @@ def test_the_reader_catches_a_report_that_hides_only_the_small_cells(
     hidden on its own, nothing more), the reader works groups out in the demonstration years, among
     them the informal respondent of 2021 who did not find SSM distinct (100 of 111 agreed, 37 of 42
     mentors, 54 of 59 non-mentors: 9 of 10 others)."""
-    from pipelines.lib import disclosure
+    from pipelines.lib.report import disclosure
 
     monkeypatch.setattr(disclosure._Reader, "exposed", lambda self, protection: [])
     with duckdb.connect(str(built_pipeline.root / "warehouse.duckdb"), read_only=True) as con:

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib.privacy import hash_response_id
+from pipelines.lib.ingest.privacy import hash_response_id
 from tests.report_email_parts import attached_pdf, pdf_text
 from tests.seeded_deliveries import (
     ANALYSTS,

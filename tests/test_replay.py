@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.lib.landing import sha256_of
+from pipelines.lib.ingest.landing import sha256_of
 from tests.conftest import BuiltPipeline, pipeline_environment, run_pending
 from tests.reliability import copy_built, differences, marts, query, ssm_in_process
 
@@ -126,7 +126,7 @@ def test_a_backfill_of_every_year_equals_year_by_year_loads(tmp_path: Path) -> N
     from pipelines import launcher
     from pipelines.defs.dagster_internals import partition_range_tags
     from pipelines.defs.shared import survey_years
-    from pipelines.lib.demo import write_demo_data
+    from pipelines.generators.demo import write_demo_data
     from pipelines.paths import DataFolder
 
     root = tmp_path / "data"

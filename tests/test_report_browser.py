@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from pipelines.lib.browser import chromium_path, launch_chromium
+from pipelines.lib.report.browser import chromium_path, launch_chromium
 from tests.conftest import BUILT_YEARS, BuiltPipeline
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -219,8 +219,8 @@ def test_email_digest_fits_a_phone_as_received(
     64-character SHA-256 in the footer breaks, numbers wrap)."""
     import base64
 
-    from pipelines.lib.mail import build_report_message
-    from pipelines.lib.rendering import EMAIL_CHARTS
+    from pipelines.lib.mail.messages import build_report_message
+    from pipelines.lib.report.rendering import EMAIL_CHARTS
 
     folder = built_pipeline.root / "reports" / str(year)
     message = build_report_message(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lib.pdf import (
+from pipelines.lib.report.pdf import (
     PDF_FILE,
     PDF_KEY_FILE,
     PdfError,

@@ -21,8 +21,9 @@ import pytest
 from scipy import stats as sps
 from statsmodels.stats.proportion import proportion_confint
 
-from pipelines.lib.charts import render_charts
-from pipelines.lib.rendering import (
+from pipelines.lib.report.charts import render_charts
+from pipelines.lib.report.context import ReportDataError, load_report_context, load_report_contexts
+from pipelines.lib.report.rendering import (
     EMAIL_CHARTS,
     SUBJECT_MAX,
     email_subject,
@@ -30,7 +31,6 @@ from pipelines.lib.rendering import (
     render_report_html,
     render_text_summary,
 )
-from pipelines.lib.report_data import ReportDataError, load_report_context, load_report_contexts
 
 K = 5
 YEAR = 2020

@@ -85,7 +85,7 @@ def test_make_dev_listens_on_loopback_only(tmp_path: Path) -> None:
 RESOLVE = """
 import json, os, sys
 import dagster as dg
-from pipelines.lib.mail import build_report_message, send_smtp
+from pipelines.lib.mail.messages import build_report_message, send_smtp
 
 def resolved(definitions):
     with dg.build_resources({k: definitions.resources[k] for k in ("survey", "mailer")}) as r:

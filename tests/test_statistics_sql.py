@@ -4,7 +4,7 @@ no level shared by the cohorts, constant ages, single years, all or no agreement
 
 The models as dbt compiles them (cohort_comparisons, demographic_balance, metric_trends,
 metric_trend_tests) run in DuckDB on hand-made input tables, one case per survey year (or metric),
-with the p-value functions of pipelines/lib/pvalues.py registered as dbt-duckdb registers them. The
+with the p-value functions of pipelines/lib/stats/pvalues.py registered as dbt-duckdb registers them. The
 expected figures come from statsmodels, scipy, tableone or a formula written out here, never from the
 models. Tolerances: 1e-9 for ratios, intervals, statistics, SMDs and z; 1e-6 for p-values (spec §8).
 tests/test_marts_independent.py checks the same marts end to end on years built by the pipeline.
@@ -27,7 +27,7 @@ from scipy import stats as sps
 from statsmodels.stats.contingency_tables import Table, Table2x2
 from tableone import TableOne
 
-from pipelines.lib import pvalues
+from pipelines.lib.stats import pvalues
 from pipelines.project import DBT_PROJECT_DIR
 from tests.conftest import pipeline_env
 

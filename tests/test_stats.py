@@ -1,8 +1,8 @@
-"""Tests for pipelines.lib.stats (the Cochran-Armitage test the report re-runs, spec survey.md §8)
+"""Tests for pipelines.lib.stats.trend (the Cochran-Armitage test the report re-runs, spec survey.md §8)
 against independent computations.
 
 Every expected number here comes from a different implementation (statsmodels) or from the spec's
-formula written out in this file - never from numbers printed by pipelines.lib.stats. The marts'
+formula written out in this file - never from numbers printed by pipelines.lib.stats.trend. The marts'
 statistics are SQL; tests/test_statistics_sql.py checks them.
 """
 
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 from statsmodels.stats.contingency_tables import Table
 
-from pipelines.lib import stats as S
+from pipelines.lib.stats import trend as S
 
 TOL = 1e-9  # z
 P_TOL = 1e-6  # p-values

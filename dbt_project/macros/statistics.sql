@@ -1,5 +1,5 @@
 {#- Closed-form pieces of the statistics of spec §8 ("Methods, exactly") shared by the marts. The
-    p-values are not closed form: the models call the DuckDB functions of pipelines/lib/pvalues.py
+    p-values are not closed form: the models call the DuckDB functions of pipelines/lib/stats/pvalues.py
     (fisher_exact_p, chi_square_p, welch_t_p, normal_two_sided_p), which dbt-duckdb registers on its
     connection (profiles.yml, plugins). -#}
 

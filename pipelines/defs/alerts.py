@@ -5,8 +5,8 @@ import dagster as dg
 
 from pipelines.defs.resources import Mailer, SurveyConfig
 from pipelines.defs.shared import SURVEY_YEARS_TAG
-from pipelines.lib.alerts import FailedRun, failure_reasons, send_alert
-from pipelines.lib.mail import SendOutcome
+from pipelines.lib.mail.alerts import FailedRun, failure_reasons, send_alert
+from pipelines.lib.mail.messages import SendOutcome
 
 
 def failed_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> FailedRun:

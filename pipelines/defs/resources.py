@@ -13,8 +13,8 @@ import dagster as dg
 import duckdb
 
 from pipelines.defs.dagster_internals import SurveyDbt
-from pipelines.lib import warehouse
-from pipelines.lib.mail import SmtpSettings
+from pipelines.lib.mail.messages import SmtpSettings
+from pipelines.lib.warehouse import database as warehouse
 from pipelines.paths import DATA_DIR_ENV, DataFolder
 from pipelines.project import DBT_EXECUTABLE, dbt_project
 

@@ -8,7 +8,7 @@
 -- A level nobody has that year is left out before testing, as scipy and tableone see no such level.
 -- Every figure is null where it is undefined (an empty cohort, no variation), never an error. The
 -- p-values come from scipy through the DuckDB functions fisher_exact_p, chi_square_p and welch_t_p
--- (pipelines/lib/pvalues.py); everything else is closed form here.
+-- (pipelines/lib/stats/pvalues.py); everything else is closed form here.
 --
 -- Incremental by survey year like the other per-year marts; when the table does not exist yet, the
 -- first build computes every year on record (as item_distributions does).

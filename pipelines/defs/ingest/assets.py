@@ -3,7 +3,6 @@
 import shutil
 from contextlib import closing
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -11,11 +10,12 @@ import duckdb
 
 from pipelines.defs.resources import SurveyConfig, Warehouse
 from pipelines.defs.shared import WAREHOUSE_POOL, per_year_metadata, run_years, survey_years
-from pipelines.lib.errors import DeliveryError
-from pipelines.lib.landing import LandedFile, newest_per_year, sha256_of
+from pipelines.lib.ingest.errors import DeliveryError
+from pipelines.lib.ingest.landing import LandedFile, newest_per_year, sha256_of
+from pipelines.lib.warehouse.deliveries import current_delivery, mark_loaded, mark_refused, record_arrival
 
 if TYPE_CHECKING:
-    from pipelines.lib.batch_harmonise import DeliveryJob, HarmonisedJob
+    from pipelines.lib.ingest.batch_harmonise import DeliveryJob, HarmonisedJob
 
 
 CLASS_SIZE_ROWS_CHECK = "every_row_gives_a_class_size"
@@ -48,7 +48,7 @@ def class_sizes(
     this asset's metadata and in the WARN check every_row_gives_a_class_size. Only a file that is not a
     class-size table at all fails the step.
     """
-    from pipelines.lib.class_sizes import SHOWN_ISSUES, ClassSizeTable, read_class_sizes
+    from pipelines.lib.ingest.class_sizes import SHOWN_ISSUES, ClassSizeTable, read_class_sizes
 
     path = survey.class_sizes_path
     if path.exists():
@@ -148,12 +148,8 @@ def _record_delivery(
 ) -> dict:
     """Archive a year's newest landed file and record it as received; returns its metadata."""
     if landed is None:
-        known = con.execute(
-            "select file_name, delivery_sha256 from raw.deliveries where survey_year = ? "
-            "order by received_at desc limit 1",
-            [year],
-        ).fetchall()
-        if not known:
+        known = current_delivery(con, year)
+        if known is None:
             raise dg.Failure(
                 description=(
                     f"No delivery for survey year {year}: {survey.landing_dir} has no file named "
@@ -161,7 +157,7 @@ def _record_delivery(
                 ),
                 allow_retries=False,
             )
-        return {"file": known[0][0], "sha256": known[0][1], "new": False}
+        return {"file": known.file_name, "sha256": known.delivery_sha256, "new": False}
     sha256 = sha256_of(landed.path)
     archive_path = survey.archive_dir / f"{sha256}{landed.path.suffix.lower()}"
     if not archive_path.exists():
@@ -169,36 +165,15 @@ def _record_delivery(
         partial = archive_path.with_suffix(archive_path.suffix + ".partial")
         shutil.copyfile(landed.path, partial)
         partial.replace(archive_path)  # atomic: the archive never holds half a file
-    existing = con.execute("select status from raw.deliveries where delivery_sha256 = ?", [sha256]).fetchall()
-    newest = con.execute(
-        "select delivery_sha256 from raw.deliveries where survey_year = ? order by received_at desc limit 1",
-        [year],
-    ).fetchall()
     size_bytes = landed.path.stat().st_size
-    now = datetime.now(UTC).replace(tzinfo=None)
-    if not existing:
-        con.execute(
-            "insert into raw.deliveries (delivery_sha256, survey_year, file_name, archive_path, size_bytes,"
-            " received_at, status) values (?, ?, ?, ?, ?, ?, 'received')",
-            [sha256, year, landed.path.name, str(archive_path), size_bytes, now],
-        )
-    elif newest and newest[0][0] != sha256:
-        # A file on record, but not the year's newest arrival: an older delivery put back in landing/
-        # (or a refused one tried again). The newest file to arrive counts (spec §4), and the year's
-        # current delivery is its newest received_at (_load_year), so it is received again now; the
-        # loaded file of the year stays loaded until this one has loaded in its place.
-        con.execute(
-            "update raw.deliveries set received_at = ?, file_name = ?, archive_path = ?, size_bytes = ?, "
-            "status = case when status = 'loaded' then status else 'received' end, status_message = null "
-            "where delivery_sha256 = ?",
-            [now, landed.path.name, str(archive_path), size_bytes, sha256],
-        )
+    received_at = datetime.now(UTC).replace(tzinfo=None)
+    new = record_arrival(con, year, landed.path.name, sha256, archive_path, size_bytes, received_at)
     return {
         "file": landed.path.name,
         "sha256": sha256,
         "size_bytes": size_bytes,
         "archive": str(archive_path),
-        "new": not existing or bool(newest and newest[0][0] != sha256),
+        "new": new,
     }
 
 
@@ -232,7 +207,7 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
     planned again, the batch's other years run without it (pipelines/pending.py).
     """
     # Imported when a file is loaded, not when the definitions load (pandas, pandera: seconds).
-    from pipelines.lib.batch_harmonise import harmonised_in_order
+    from pipelines.lib.ingest.batch_harmonise import harmonised_in_order
 
     salt = survey.require_salt()
     loaded, issues = {}, {}
@@ -252,10 +227,7 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
         except DeliveryError as err:
             # Deliveries come back in order: the refused one is the first not loaded.
             refused = deliveries[len(loaded)]
-            con.execute(
-                "update raw.deliveries set status = 'refused', status_message = ? where delivery_sha256 = ?",
-                [str(err), refused.delivery_sha256],
-            )
+            mark_refused(con, refused.delivery_sha256, str(err))
             raise dg.Failure(
                 description=f"Delivery refused, warehouse unchanged. {err}", allow_retries=False
             ) from None
@@ -265,24 +237,24 @@ def responses(context: dg.AssetExecutionContext, survey: SurveyConfig, warehouse
 
 def _current_delivery(con: duckdb.DuckDBPyConnection, year: int) -> "DeliveryJob":
     """The year's current delivery (its newest arrival) as a job to read."""
-    from pipelines.lib.batch_harmonise import DeliveryJob
+    from pipelines.lib.ingest.batch_harmonise import DeliveryJob
 
-    current = con.execute(
-        "select delivery_sha256, file_name, archive_path from raw.deliveries where survey_year = ? "
-        "order by received_at desc limit 1",
-        [year],
-    ).fetchall()
-    if not current:
+    current = current_delivery(con, year)
+    if current is None:
         raise dg.Failure(description=f"No delivery on record for survey year {year}.", allow_retries=False)
-    sha256, file_name, archive_path = current[0]
-    return DeliveryJob(survey_year=year, delivery_sha256=sha256, path=Path(archive_path), file_name=file_name)
+    return DeliveryJob(
+        survey_year=year,
+        delivery_sha256=current.delivery_sha256,
+        path=current.archive_path,
+        file_name=current.file_name,
+    )
 
 
 def _write_year(
     context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, done: "HarmonisedJob"
 ) -> tuple[dict, dict]:
     """Replace one year's rows with its harmonised delivery; returns the metadata of raw.responses and of the issues."""
-    from pipelines.lib.harmonise import ISSUE_COLUMNS
+    from pipelines.lib.ingest.harmonise import ISSUE_COLUMNS
 
     job, result = done.job, done.result
     year, file_name, sha256 = job.survey_year, job.file_name, job.delivery_sha256
@@ -297,21 +269,14 @@ def _write_year(
     con.register("issues_frame", issues)
     con.execute("insert into raw.data_quality_issues by name select * from issues_frame")
     con.unregister("issues_frame")
-    con.execute(
-        "update raw.deliveries set status = 'superseded' "
-        "where survey_year = ? and status = 'loaded' and delivery_sha256 <> ?",
-        [year, sha256],
-    )
-    con.execute(
-        "update raw.deliveries set status = 'loaded', status_message = null, instrument_version = ?, "
-        "coding = ?, rows_received = ?, loaded_at = ? where delivery_sha256 = ?",
-        [
-            result.instrument,
-            result.coding,
-            done.rows_received,
-            datetime.now(UTC).replace(tzinfo=None),
-            sha256,
-        ],
+    mark_loaded(
+        con,
+        year,
+        sha256,
+        result.instrument,
+        result.coding,
+        done.rows_received,
+        datetime.now(UTC).replace(tzinfo=None),
     )
     con.execute("commit")
 

@@ -5,6 +5,7 @@ import duckdb
 
 from pipelines.defs.resources import Warehouse
 from pipelines.defs.shared import WAREHOUSE_POOL, survey_years
+from pipelines.lib.warehouse.deliveries import loaded_delivery
 
 BUCKET_IDENTITY_CHECK = "bucket_identity"
 
@@ -34,13 +35,10 @@ def bucket_identity(context: dg.AssetCheckExecutionContext, warehouse: Warehouse
 
 
 def _bucket_identity(con: duckdb.DuckDBPyConnection, year: int) -> tuple[bool, str, dict]:
-    from pipelines.lib.harmonise import BUCKETS  # pandas: imported when run
+    from pipelines.lib.ingest.harmonise import BUCKETS  # pandas: imported when run
 
-    received = con.execute(
-        "select rows_received, file_name from raw.deliveries where survey_year = ? and status = 'loaded'",
-        [year],
-    ).fetchall()
-    received = received[0] if received else None
+    loaded = loaded_delivery(con, year)
+    received = (loaded.rows_received, loaded.file_name) if loaded else None
     per_bucket = dict(
         con.execute(
             "select bucket, count(*) from raw.responses where survey_year = ? group by bucket", [year]

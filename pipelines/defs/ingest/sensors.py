@@ -6,7 +6,7 @@ from pipelines.defs.jobs import survey_year_job
 from pipelines.defs.planning import add_partitions_request, plan_runs
 from pipelines.defs.resources import SurveyConfig
 from pipelines.defs.shared import survey_years
-from pipelines.lib.warehouse import WarehouseBusy
+from pipelines.lib.warehouse.database import WarehouseBusy
 from pipelines.pending import pending_work
 
 # A file still being copied into landing/ changes size and mtime; wait until it has been still this long.

@@ -13,10 +13,10 @@ import duckdb
 
 from pipelines.defs.resources import Mailer, SurveyConfig, Warehouse
 from pipelines.defs.shared import WAREHOUSE_POOL, per_year_metadata, run_years, survey_years
-from pipelines.lib import email_ledger
-from pipelines.lib.mail import build_report_message, deliver
-from pipelines.lib.pdf import PdfError, keep_pdf_of_unchanged_report, report_pdf
-from pipelines.lib.versioning import code_version
+from pipelines.lib.mail import ledger as email_ledger
+from pipelines.lib.mail.messages import build_report_message, deliver
+from pipelines.lib.report.pdf import PdfError, keep_pdf_of_unchanged_report, report_pdf
+from pipelines.lib.report.versioning import code_version
 
 MARTS_READ = (
     "response_funnel", "metric_summary", "cohort_comparisons", "demographic_balance",
@@ -57,7 +57,7 @@ def yearly_report(
 ) -> dg.MaterializeResult:
     """reports/<year>/report.html: the yearly report for leadership, self-contained, from the marts only."""
     # Imported when a report is rendered, not when the definitions load (matplotlib, pandas: seconds).
-    from pipelines.lib.charts import render_charts
+    from pipelines.lib.report.charts import render_charts
     from pipelines.lib.worker_pool import available_cores, starmap_in_order
 
     years = run_years(context)
@@ -81,7 +81,7 @@ def _report_contexts(
     con: duckdb.DuckDBPyConnection, survey: SurveyConfig, years: list[int]
 ) -> dict[int, dict]:
     """What each year's report shows, read from the marts (each year's figures protected once)."""
-    from pipelines.lib.report_data import load_report_contexts
+    from pipelines.lib.report.context import load_report_contexts
 
     deliveries = dict(
         con.execute(
@@ -113,7 +113,7 @@ def _finish_report(
     context: dg.AssetExecutionContext, survey: SurveyConfig, year: int, report_context: dict, charts: dict
 ) -> dict:
     """Write one year's HTML beside its charts and swap the folder into reports/<year>/; returns its metadata."""
-    from pipelines.lib.rendering import (
+    from pipelines.lib.report.rendering import (
         EMAIL_CHARTS,
         email_subject,
         render_email_html,
@@ -182,7 +182,7 @@ def report_email(
     mailer: Mailer,
 ) -> dg.MaterializeResult:
     """The yearly report e-mailed to the leadership list once per content (ledger: ops.report_emails)."""
-    from pipelines.lib.rendering import email_subject
+    from pipelines.lib.report.rendering import email_subject
 
     year = int(context.partition_key)
     report_dir = survey.reports_dir / str(year)

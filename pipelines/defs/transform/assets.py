@@ -11,7 +11,7 @@ from pydantic import Field
 
 from pipelines.defs.resources import SurveyConfig
 from pipelines.defs.shared import WAREHOUSE_POOL
-from pipelines.lib import warehouse
+from pipelines.lib.warehouse import database as warehouse
 from pipelines.project import (
     BUILD_YEARS_ENV,
     DBT_BIN,

@@ -45,8 +45,8 @@ def class_size_on_record(survey: SurveyConfig, warehouse: Warehouse) -> dg.Asset
 
 
 def _why_no_class_size(path: Path, year: int, respondents: int, size: int | None) -> str:
-    from pipelines.lib.class_sizes import ClassSizeTable, read_class_sizes
-    from pipelines.lib.errors import DeliveryError
+    from pipelines.lib.ingest.class_sizes import ClassSizeTable, read_class_sizes
+    from pipelines.lib.ingest.errors import DeliveryError
 
     if size is not None and size < respondents:
         return (

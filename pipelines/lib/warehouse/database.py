@@ -17,23 +17,13 @@ from pathlib import Path
 
 import duckdb
 
-RAW_DDL = """
-create schema if not exists raw;
-create schema if not exists ops;
-create table if not exists raw.deliveries (
-    delivery_sha256 varchar primary key,
-    survey_year integer not null,
-    file_name varchar not null,
-    archive_path varchar not null,
-    size_bytes bigint not null,
-    received_at timestamp not null,
-    status varchar not null,          -- received | loaded | superseded | refused
-    status_message varchar,
-    instrument_version varchar,
-    coding varchar,
-    rows_received integer,
-    loaded_at timestamp
-);
+from pipelines.lib.warehouse import deliveries
+
+# raw.deliveries is declared by its owner, pipelines/lib/warehouse/deliveries.py.
+RAW_DDL = (
+    "create schema if not exists raw;\ncreate schema if not exists ops;\n"
+    + deliveries.DDL
+    + """
 create table if not exists raw.responses (
     delivery_sha256 varchar not null,
     survey_year integer not null,
@@ -86,6 +76,7 @@ create table if not exists ops.report_emails (
     detail varchar
 );
 """
+)
 
 LOCK_WAIT_SECONDS = 120.0
 # How long to wait for another program's lock on the warehouse before giving up (seconds).

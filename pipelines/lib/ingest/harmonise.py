@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from pipelines.lib.errors import DeliveryError
-from pipelines.lib.privacy import mask_contacts
-from pipelines.lib.readers import RawTable, sql_string, stripped, temp_table_name
+from pipelines.lib.ingest.errors import DeliveryError
+from pipelines.lib.ingest.privacy import mask_contacts
+from pipelines.lib.ingest.readers import RawTable, sql_string, stripped, temp_table_name
 from schemas.instruments import Instrument, Variable, canonical
 from schemas.raw import raw_schema
 from schemas.responses import CHECK_RULES, HarmonisedResponses

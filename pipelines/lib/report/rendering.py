@@ -15,13 +15,14 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from pipelines.paths import REPORT_TEMPLATES_DIR
+
 #: The templates folder (``reports/`` at the project root).
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"
+TEMPLATES_DIR = REPORT_TEMPLATES_DIR
 
 REPORT_TEMPLATE = "yearly_report.html"
 EMAIL_TEMPLATE = "email.html"

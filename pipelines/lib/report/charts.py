@@ -43,7 +43,7 @@ from matplotlib.path import Path as MarkerPath
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from PIL import Image
 
-from pipelines.lib import chart_layout as layout
+from pipelines.lib.report import chart_layout as layout
 
 #: Rendered pixels per displayed CSS pixel: 2x keeps text sharp on high-density screens.
 PIXEL_RATIO = 2

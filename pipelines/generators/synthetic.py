@@ -3,7 +3,7 @@
 ``write_synthetic_deliveries`` writes one v2 choice-text delivery (spec §3: Qualtrics current CSV,
 three header rows, UTF-8, LF) per survey year into ``<data_dir>/landing`` and the class sizes into
 ``<data_dir>/reference/class_sizes.csv``. It draws from the same instrument, labels and answer
-probabilities as the demo generator (``pipelines.lib.demo``: the header rows, label maps, cohort shares,
+probabilities as the demo generator (``pipelines.generators.demo``: the header rows, label maps, cohort shares,
 agreement probabilities, weights and free texts are imported from there), but a whole column at a time
 with numpy instead of one ``Answers`` object per row, so a million rows take seconds, not minutes.
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.lib.demo import (
+from pipelines.generators.demo import (
     AGE_WEIGHTS,
     AGREE_PROBABILITY,
     CAMPUS_LATITUDE,
@@ -494,7 +494,7 @@ def _merge_class_sizes(path: Path, sizes: dict[int, int]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """python -m pipelines.lib.synthetic DATA_DIR --years 2016-2025 --rows 200 [--seed 6]"""
+    """python -m pipelines.generators.synthetic DATA_DIR --years 2016-2025 --rows 200 [--seed 6]"""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)

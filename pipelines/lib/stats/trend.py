@@ -1,7 +1,7 @@
 """The Cochran-Armitage trend test in Python (spec ``survey.md`` §8, "Methods, exactly").
 
 The marts compute every statistic in SQL (dbt_project/models/marts, with the p-values from
-pipelines/lib/pvalues.py). The report needs this one test in Python as well: report_history asks
+pipelines/lib/stats/pvalues.py). The report needs this one test in Python as well: report_history asks
 whether a trend's conclusion would read the same for every count that a masked figure could hide.
 It is the test of marts.metric_trend_tests; tests/test_stats.py checks it against statsmodels and
 the spec's formula.

@@ -33,7 +33,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipelines.lib.errors import DeliveryError
+from pipelines.lib.ingest.errors import DeliveryError
 from schemas.instruments import Instrument, instruments
 
 XLSX_MAGIC = b"PK\x03\x04"

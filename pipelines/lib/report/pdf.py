@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pipelines.lib.browser import CHROMIUM_ARGS, chromium_path
+from pipelines.lib.report.browser import CHROMIUM_ARGS, chromium_path
 
 PDF_FILE = "report.pdf"
 #: Beside the PDF: the SHA-256 of the report.html it was printed from (a PDF is made once per content).

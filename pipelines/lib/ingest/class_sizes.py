@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pipelines.lib.errors import DeliveryError
+from pipelines.lib.ingest.errors import DeliveryError
 
 HEADER = ("survey_year", "class_size")
 

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from pipelines.lib.mail import SendOutcome, SmtpSettings, deliver
+from pipelines.lib.mail.messages import SendOutcome, SmtpSettings, deliver
 from pipelines.paths import DataFolder
 
 

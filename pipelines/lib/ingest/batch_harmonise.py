@@ -1,7 +1,7 @@
 """Read and harmonise a batch of deliveries, one after the other, on the warehouse's connection.
 
 Each delivery is read into temporary DuckDB tables on the connection that then writes it, and harmonised
-there (pipelines/lib/readers.py, harmonise.py): DuckDB reads and decides with its own threads, and the
+there (pipelines/lib/ingest/readers.py, harmonise.py): DuckDB reads and decides with its own threads, and the
 rows go into raw.responses without becoming Python objects. (Until issue 15 the pandas reading of a large
 batch ran in a pool of worker processes; a consortium year now takes a fraction of a worker's start-up.)
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.errors import DeliveryError
-from pipelines.lib.harmonise import HarmonisedDelivery, harmonise
-from pipelines.lib.readers import RawTable, read_delivery
+from pipelines.lib.ingest.errors import DeliveryError
+from pipelines.lib.ingest.harmonise import HarmonisedDelivery, harmonise
+from pipelines.lib.ingest.readers import RawTable, read_delivery
 
 
 @dataclass(frozen=True)

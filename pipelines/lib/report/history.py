@@ -1,7 +1,7 @@
 """The report's view over the years: trends, ratios, participation, reasons, and the at-a-glance table.
 
 Everything here uses the report's year and the years before it, each year's figures protected by that
-year's own :class:`~pipelines.lib.report_figures.YearFigures`, so a year's share reads the same in
+year's own :class:`~pipelines.lib.report.figures.YearFigures`, so a year's share reads the same in
 every report that shows it and never depends on later years (spec §8 and §9, rev 2).
 
 Figures computed across years (a change from the previous year, its Fisher p-value, a trend test) are
@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.lib import report_format as fmt
-from pipelines.lib.report_figures import (
+from pipelines.lib.report import formatting as fmt
+from pipelines.lib.report.figures import (
     NO_DATA,
     NOT_SHOWN,
     YearFigures,
@@ -30,8 +30,8 @@ from pipelines.lib.report_figures import (
     percent_of,
     phrase,
 )
-from pipelines.lib.report_labels import COHORT_LABELS, METRICS, REASON_SHORT_LABELS, VALUE_ITEMS
-from pipelines.lib.stats import cochran_armitage
+from pipelines.lib.report.labels import COHORT_LABELS, METRICS, REASON_SHORT_LABELS, VALUE_ITEMS
+from pipelines.lib.stats.trend import cochran_armitage
 
 #: A p-value below this is called a difference, a change or a trend.
 ALPHA = 0.05

@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.lib import disclosure, report_labels, report_marts
-from pipelines.lib.disclosure import Model, Protection, State, Unprotectable, feasible_range, protect
-from pipelines.lib.report_format import interval_percent, percent
-from pipelines.lib.report_labels import CHARACTERISTICS, EXCLUSIONS, METRICS, TESTED_LEVELS, VALUE_ITEMS
-from pipelines.lib.report_marts import ReportDataError, YearMarts
+from pipelines.lib.report import disclosure
+from pipelines.lib.report import labels as report_labels
+from pipelines.lib.report import marts as report_marts
+from pipelines.lib.report.disclosure import Model, Protection, State, Unprotectable, feasible_range, protect
+from pipelines.lib.report.formatting import interval_percent, percent
+from pipelines.lib.report.labels import CHARACTERISTICS, EXCLUSIONS, METRICS, TESTED_LEVELS, VALUE_ITEMS
+from pipelines.lib.report.marts import ReportDataError, YearMarts
 
 #: Shown instead of a figure whose denominator is 0 (spec §8).
 NO_DATA = "no data"
