@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import sys
@@ -40,6 +41,29 @@ def main() -> None:
 
     Everything lives in the data folder SSM_DATA_DIR (default: data/ in the project).
     """
+
+
+def console_main() -> None:
+    """The `ssm` console script: the command, then an exit without tearing the interpreter down.
+
+    After a run the process holds Dagster, dbt's adapter, pandas, matplotlib and DuckDB; freeing all
+    of it at exit took 1.4-1.6 s after the last line was printed (a one-year load is about 15 s).
+    Everything that must reach disk is closed by then (DuckDB connections and Dagster's storage by
+    their context managers, the log file by logging.shutdown), so the process leaves with os._exit.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        if stop.code is None or isinstance(stop.code, int):
+            code = stop.code or 0
+        else:
+            click.echo(stop.code, err=True)
+            code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @main.command()
