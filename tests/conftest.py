@@ -62,6 +62,13 @@ def pipeline_environment(root: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def set_pipeline_env(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Point every pipeline variable (SSM_*, DAGSTER_*) at root for the rest of the test."""
+    for key, value in pipeline_env(root).items():
+        if key.startswith(("SSM_", "DAGSTER_")):
+            monkeypatch.setenv(key, value)
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Parse the dbt project once if it changed, before any test loads the definitions (`ssm` does
     the same before its runs; pipelines/project.py)."""

@@ -14,7 +14,7 @@ import pytest
 from pipelines.lib.ingest.landing import sha256_of
 from pipelines.paths import DataFolder
 from pipelines.pending import pending_work
-from tests.conftest import pipeline_env, run_pending
+from tests.conftest import run_pending, set_pipeline_env
 from tests.deliveries import v1_row, write_v1
 
 MARTS = ("response_funnel", "metric_summary", "cohort_comparisons", "nonparticipation_reasons")
@@ -46,9 +46,7 @@ def land(path: Path, rows: list[list[str]], age_seconds: float) -> Path:
 @pytest.fixture
 def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "data"
-    for key, value in pipeline_env(root).items():
-        if key.startswith(("SSM_", "DAGSTER_")):
-            monkeypatch.setenv(key, value)
+    set_pipeline_env(monkeypatch, root)
     (root / "landing").mkdir(parents=True)
     (root / "reference").mkdir()
     # 2019 is missing on purpose: the year loads with no response rate and a warning, not a failure.

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from pipelines.cli import main as ssm_main
 from pipelines.lib.ingest.class_sizes import MAX_CLASS_SIZE, read_class_sizes
 from pipelines.lib.ingest.errors import DeliveryError
-from tests.conftest import pipeline_env, run_pending
+from tests.conftest import run_pending, set_pipeline_env
 from tests.deliveries import v1_row, write_v1
 
 TODAY = date(2026, 12, 7)
@@ -147,9 +147,7 @@ CLASS_SIZES = "\n".join(
 @pytest.fixture
 def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "data"
-    for key, value in pipeline_env(root).items():
-        if key.startswith(("SSM_", "DAGSTER_")):
-            monkeypatch.setenv(key, value)
+    set_pipeline_env(monkeypatch, root)
     (root / "landing").mkdir(parents=True)
     (root / "reference").mkdir()
     for year in (2016, 2017, 2018, 2019):
