@@ -26,8 +26,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.lib.report import chart_data as charts
-from pipelines.lib.report import this_year, words
+from pipelines.lib.report import chart_data, this_year, words
 from pipelines.lib.report.disclosure import check_k
 from pipelines.lib.report.figures import ProtectionCache, YearFigures, year_figures
 from pipelines.lib.report.history import glance, history
@@ -146,10 +145,10 @@ def _context(
         "data_quality": this_year.data_quality(f),
         "methods": words.methods(f.k),
         "footnotes": {"small": words.small_cell_note(f.k), "no_data": words.NO_DATA_NOTE},
-        "chart_data": charts.chart_data(figures, f, value_items, hist),
+        "chart_data": chart_data.chart_data(figures, f, value_items, hist),
         "meta": dict(meta),
     }
-    context["charts"] = charts.chart_specs(context)
+    context["charts"] = chart_data.chart_specs(context)
     shown = [value for key, value in context.items() if key not in ("meta", "chart_data")]
     context["any_masked"] = any(_has_flag(value, "masked") for value in shown)
     context["any_no_data"] = any(_has_flag(value, "no_data") for value in shown)
