@@ -81,6 +81,29 @@ def test_run_with_nothing_new_does_nothing(built_pipeline: BuiltPipeline) -> Non
     assert "Nothing new" in result.stdout
 
 
+def test_run_with_nothing_new_loads_neither_dagster_nor_dbt(built_pipeline: BuiltPipeline) -> None:
+    """Promise (issue 15): `ssm run` with nothing new decides so from the data folder alone; it never
+    imports Dagster, dbt or the data libraries (seconds of start-up for an answer of "nothing")."""
+    heavy = ("dagster", "dagster_dbt", "dbt", "pandas", "pandera", "scipy", "matplotlib")
+    script = (
+        "import sys\n"
+        "from pipelines.cli import main\n"
+        "main(['run'], standalone_mode=False)\n"
+        f"print('IMPORTED', sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=pipeline_env(built_pipeline.root),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Nothing new" in result.stdout
+    assert "IMPORTED []" in result.stdout, result.stdout
+
+
 def test_status_lists_what_was_loaded(built_pipeline: BuiltPipeline) -> None:
     result = ssm(built_pipeline.root, "status")
     assert result.returncode == 0, result.stderr
