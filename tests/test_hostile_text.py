@@ -38,7 +38,8 @@ from openpyxl import load_workbook
 from pipelines.lib.mail.messages import build_report_message
 from pipelines.lib.report.context import load_report_context
 from pipelines.lib.report.pdf import html_to_pdf
-from pipelines.lib.report.rendering import EMAIL_CHARTS, TEMPLATES_DIR, render_email_html, render_report_html
+from pipelines.lib.report.rendering import EMAIL_CHARTS, render_email_html, render_report_html
+from pipelines.paths import REPORT_TEMPLATES_DIR
 from tests.report_email_parts import active_pdf_content, attached_pdf, html_visible_text, pdf_text, words
 from tests.seeded_deliveries import (
     CLASS_SIZES,
@@ -202,7 +203,7 @@ class ActiveContent(HTMLParser):
 def template_tags() -> set[str]:
     """The tags the report templates themselves use."""
     tags = set()
-    for template in TEMPLATES_DIR.glob("*.html"):
+    for template in REPORT_TEMPLATES_DIR.glob("*.html"):
         tags |= {
             t.lower() for t in re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", template.read_text(encoding="utf-8"))
         }
@@ -267,7 +268,7 @@ def report_documents(run: SeededRun) -> dict[str, str]:
 def test_templates_have_no_active_content() -> None:
     """The templates themselves use no script, frame, object, svg or form element."""
     assert template_tags() & ACTIVE_TAGS == set()
-    for template in TEMPLATES_DIR.glob("*.html"):
+    for template in REPORT_TEMPLATES_DIR.glob("*.html"):
         source = template.read_text(encoding="utf-8")
         assert not re.search(r"\son\w+\s*=", source) and "javascript:" not in source.lower(), template.name
 

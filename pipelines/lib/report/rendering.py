@@ -21,9 +21,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from pipelines.paths import REPORT_TEMPLATES_DIR
 
-#: The templates folder (``reports/`` at the project root).
-TEMPLATES_DIR = REPORT_TEMPLATES_DIR
-
 REPORT_TEMPLATE = "yearly_report.html"
 EMAIL_TEMPLATE = "email.html"
 #: The charts the e-mail digest shows; the rest are in the attached report.
@@ -37,7 +34,7 @@ TEXT_WIDTH = 72
 def environment() -> Environment:
     """Return the one Jinja2 environment for the report templates."""
     return Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=FileSystemLoader(REPORT_TEMPLATES_DIR),
         autoescape=select_autoescape(),
         undefined=StrictUndefined,
         trim_blocks=True,
