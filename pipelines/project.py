@@ -1,4 +1,4 @@
-"""Where the project's own files are (the dbt project, templates, the Dagster instance settings), and
+"""Where the dbt project and the Dagster instance settings are (the report templates: paths.py), and
 the two preparations a run needs: a current dbt manifest and the Dagster home of a data folder.
 
 Importing this module changes nothing: no environment variable, no PATH, no dbt parse. The `ssm`
