@@ -1,7 +1,10 @@
-"""Instrument versions of the survey, loaded from the mapping files in schemas/instruments/.
+"""Instrument versions of the survey: the codebook's instruments with their mapping files.
 
-A mapping file says, for one version of the Qualtrics export, which column holds each canonical variable
-of spec §2 and how its values are coded. Next year's v3 is a new YAML file here, not a new code branch.
+A mapping file (schemas/instruments/) says, for one version of the Qualtrics export, which column holds
+each canonical variable of spec §2 and how its values are coded. The codebook (schemas/codebook.yaml)
+lists the instruments, the survey years each was used, and the answers each offered. A new version is
+a codebook entry and a mapping file, which may start from an earlier one (`based_on`) and list only
+what changed; never a new code branch.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from schemas.codebook import Codebook, CodebookError, InstrumentEntry, codebook
 
 INSTRUMENTS_DIR = Path(__file__).resolve().parent / "instruments"
 
@@ -54,6 +59,7 @@ class Instrument:
     identifying: tuple[str, ...]
     metadata: dict[str, Variable]
     variables: dict[str, Variable]
+    entry: InstrumentEntry  # the codebook's: years, label, the answers offered
 
     def known_columns(self) -> set[str]:
         """Every export column the mapping accounts for (read, or deliberately dropped)."""
@@ -63,33 +69,64 @@ class Instrument:
         return known
 
 
-@cache
-def canonical() -> dict[str, Any]:
-    """The canonical code lists, branches and ranges of spec §2."""
-    return yaml.safe_load((INSTRUMENTS_DIR / "canonical.yaml").read_text(encoding="utf-8"))
-
-
-def _choices(spec: Any) -> tuple[Choice, ...]:
-    if isinstance(spec, str):  # a named canonical list: codes are the canonical values
-        return tuple(Choice(str(c["code"]), c["label"], c["code"]) for c in canonical()[spec])
+def _choices(spec: Any, book: Codebook, offered: tuple[Any, ...] | None) -> tuple[Choice, ...]:
+    if isinstance(spec, str):  # a value set of the codebook: codes are its values, as far as offered
+        return tuple(
+            Choice(str(a.value), a.label, a.value)
+            for a in book.value_sets[spec]
+            if offered is None or a.value in offered
+        )
     return tuple(Choice(str(c["code"]), str(c["label"]), c["value"]) for c in spec)
 
 
-def _variable(name: str, spec: dict[str, Any]) -> Variable:
+def _variable(name: str, spec: dict[str, Any], book: Codebook, offered: tuple[Any, ...] | None) -> Variable:
     kind = spec.get("type", "single" if "choices" in spec else "text")
     return Variable(
         name=name,
         kind=kind,
         column=spec.get("column"),
-        choices=_choices(spec["choices"]) if "choices" in spec else (),
+        choices=_choices(spec["choices"], book, offered) if "choices" in spec else (),
         columns={str(k): int(v) for k, v in spec.get("columns", {}).items()},
         ticked=str(spec.get("ticked", "1")),
         separator=spec.get("separator", ","),
     )
 
 
-def _load(path: Path) -> Instrument:
+def _mapping(path: Path, book: Codebook, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A mapping file's content, with what it is `based_on` filled in (its variables merged by name)."""
+    if path in seen:
+        raise CodebookError(path, "based_on", "goes round in a circle", "Base each mapping on an older one.")
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    base_name = raw.pop("based_on", None)
+    if base_name is None:
+        return raw
+    base_entry = book.instruments.get(base_name)
+    if base_entry is None:
+        raise CodebookError(
+            path, "based_on", f"names {base_name!r}, not an instrument of the codebook", "Name one."
+        )
+    merged = _mapping(base_entry.mapping, book, (*seen, path))
+    variables = {**merged.get("variables", {}), **raw.pop("variables", {})}
+    metadata = {**merged.get("metadata", {}), **raw.pop("metadata", {})}
+    return {**merged, **raw, "variables": variables, "metadata": metadata}
+
+
+def _load(entry: InstrumentEntry, book: Codebook) -> Instrument:
+    raw = _mapping(entry.mapping, book)
+    if raw.get("instrument") != entry.name:
+        raise CodebookError(
+            entry.mapping, "instrument", f"is {raw.get('instrument')!r}, but the codebook lists it as {entry.name}",
+            "Make the two names agree.",
+        )  # fmt: skip
+    variables = {}
+    for name, spec in raw["variables"].items():
+        if name not in book.variables:
+            raise CodebookError(
+                entry.mapping, f"variables.{name}", "is not a variable of the codebook",
+                f"Add {name} to {book.path.name} (variables) or fix the name.",
+            )  # fmt: skip
+        offered = entry.offers.get(name)
+        variables[name] = _variable(name, spec, book, offered)
     return Instrument(
         name=raw["instrument"],
         description=raw["description"],
@@ -97,12 +134,14 @@ def _load(path: Path) -> Instrument:
         signature=tuple(raw["signature"]),
         codings=tuple(raw["codings"]),
         identifying=tuple(raw.get("identifying", [])),
-        metadata={k: _variable(k, v) for k, v in raw["metadata"].items()},
-        variables={k: _variable(k, v) for k, v in raw["variables"].items()},
+        metadata={k: _variable(k, v, book, None) for k, v in raw["metadata"].items()},
+        variables=variables,
+        entry=entry,
     )
 
 
 @cache
 def instruments() -> tuple[Instrument, ...]:
-    """Every instrument version this project can read, oldest first."""
-    return tuple(_load(p) for p in sorted(INSTRUMENTS_DIR.glob("v*.yaml")))
+    """Every instrument version this project can read, in the codebook's order (oldest first)."""
+    book = codebook()
+    return tuple(_load(entry, book) for entry in book.instruments.values())

@@ -33,27 +33,30 @@ import pandera.pandas as pa
 from pipelines.lib.ingest.errors import DeliveryError
 from pipelines.lib.ingest.privacy import mask_contacts
 from pipelines.lib.ingest.readers import RawTable, sql_string, stripped, temp_table_name
-from schemas.instruments import Instrument, Variable, canonical
+from schemas.codebook import codebook
+from schemas.instruments import Instrument, Variable
 from schemas.raw import raw_schema
-from schemas.responses import CHECK_RULES, HarmonisedResponses
+from schemas.responses import CHECK_RULES, harmonised_responses
 
 BUCKETS = ("preview", "incomplete", "no_consent", "duplicate", "rejected", "respondent")
-REASON_CODES = tuple(r["code"] for r in canonical()["reasons"])
-REASON_COLUMNS = tuple(f"nonpart_reason_{code}" for code in REASON_CODES)
-ANSWER_COLUMNS = (
-    "consent", "gender", "age", "specialty", "specialty_other_text", "mentor_formal", "mentor_informal",
-    "had_student_mentor", "value_distinct", "value_mentee", "value_mentor", "mentor_again",
-    "mentor_worthwhile", "mentees_count", *REASON_COLUMNS, "nonpart_other_text", "comments",
-)  # fmt: skip
-INTEGER_COLUMNS = (
-    "age", "specialty", "value_distinct", "value_mentee", "value_mentor", "mentor_worthwhile", "mentees_count",
-)  # fmt: skip
-TEXT_VARIABLES = ("specialty_other_text", "nonpart_other_text", "comments")
+# The answer columns of raw.responses, as the codebook declares the variables (a multi-select is one
+# true/false column per answer; an answer the instrument did not offer stays missing).
+_BOOK = codebook()
+ANSWER_COLUMNS = tuple(name for name, _ in _BOOK.answer_columns())
+MULTI_COLUMNS = {
+    name: tuple(column for column, _ in variable.columns())
+    for name, variable in _BOOK.variables.items()
+    if variable.type == "multi"
+}
+BOOLEAN_COLUMNS = frozenset(column for columns in MULTI_COLUMNS.values() for column in columns)
+INTEGER_COLUMNS = tuple(name for name, sql_type in _BOOK.answer_columns() if sql_type == "integer")
+TEXT_VARIABLES = tuple(name for name, variable in _BOOK.variables.items() if variable.type == "text")
 RESPONSE_COLUMNS = ("survey_year", "row_number", "bucket", "respondent_key", "recorded_at", *ANSWER_COLUMNS)
 ISSUE_COLUMNS = ("row_number", "column_name", "original_value", "rule")
 
-_SCHEMA_COLUMNS = tuple(HarmonisedResponses.to_schema().columns)
-_NULLABLE = {name: column.nullable for name, column in HarmonisedResponses.to_schema().columns.items()}
+_SCHEMA = harmonised_responses()
+_SCHEMA_COLUMNS = tuple(_SCHEMA.columns)
+_NULLABLE = {name: column.nullable for name, column in _SCHEMA.columns.items()}
 # A date as Qualtrics writes it, which DuckDB parses exactly as pandas does (tests/test_ingest_equivalence.py;
 # pandas also takes seconds 60 and 61, rolling over): every other value is parsed by pandas.
 _PLAIN_DATE = "[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-5][0-9]"
@@ -96,7 +99,7 @@ class HarmonisedDelivery:
         frame["bucket"] = frame["bucket"].astype(object)
         for column in INTEGER_COLUMNS:
             frame[column] = frame[column].astype("Int64")
-        for column in REASON_COLUMNS:
+        for column in BOOLEAN_COLUMNS:
             frame[column] = frame[column].astype("boolean")
         return frame
 
@@ -189,12 +192,13 @@ def _split_joined(cell: str, variable: Variable, coding: str) -> tuple[list[obje
 def _split_joined_values(
     values: pd.Series, variable: Variable, coding: str
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """_split_joined over distinct cells: a boolean column per reason code, and the unmatched text."""
-    flags = {code: np.zeros(len(values), dtype=bool) for code in REASON_CODES}
+    """_split_joined over distinct cells: a boolean column per answer offered, and the unmatched text."""
+    codes = [choice.value for choice in variable.choices]
+    flags = {code: np.zeros(len(values), dtype=bool) for code in codes}
     rest = np.full(len(values), "", dtype=object)
     for i, cell in enumerate(values):
         found, rest[i] = _split_joined(cell, variable, coding) if cell else ([], "")
-        for code in REASON_CODES:
+        for code in codes:
             flags[code][i] = code in found
     return pd.DataFrame(flags), rest
 
@@ -695,7 +699,7 @@ class _Answer:
 
 
 def _answer_type(name: str) -> str:
-    return "BOOLEAN" if name in REASON_COLUMNS else "BIGINT" if name in INTEGER_COLUMNS else "VARCHAR"
+    return "BOOLEAN" if name in BOOLEAN_COLUMNS else "BIGINT" if name in INTEGER_COLUMNS else "VARCHAR"
 
 
 def _answer_sources(instrument: Instrument) -> list[str]:
@@ -725,7 +729,7 @@ def _decode_answers(run: _Run, coding: str, issues: _Issues) -> list[_Answer]:
     for name, variable in instrument.variables.items():
         if variable.kind == "multi_columns":
             for column_name, code in variable.columns.items():
-                target = f"nonpart_reason_{code}"
+                target = f"{_BOOK.variables[name].column_prefix}{code}"
                 if column_name not in run:
                     answers.append(_Answer(target, None, constant="false"))
                     continue
@@ -747,10 +751,9 @@ def _decode_answers(run: _Run, coding: str, issues: _Issues) -> list[_Answer]:
             rest_of = dict(zip(cells[unmatched].tolist(), rest[unmatched].tolist(), strict=True))
             found = run.rows_with("respondents", _source(variable), column.raw_where(unmatched))
             issues.add(found, _source(variable), "unknown_label", rest_of.get)
-            for code in REASON_CODES:
-                answers.append(
-                    _Answer(f"nonpart_reason_{code}", variable.column, column, pd.Series(flags[code]))
-                )
+            prefix = _BOOK.variables[name].column_prefix
+            for code in flags:
+                answers.append(_Answer(f"{prefix}{code}", variable.column, column, pd.Series(flags[code])))
         elif variable.kind == "integer":
             numbers, bad_values, huge_values = _decode_integer(cells)
             add_issues(_source(variable), column, bad_values, "not_an_integer")
@@ -813,7 +816,7 @@ def _validate(run: _Run, answers: list[_Answer], buckets: str, issues: _Issues) 
     ]
     frame = _distinct_frame(by_name, first_keys)
     try:
-        HarmonisedResponses.validate(frame, lazy=True)
+        _SCHEMA.validate(frame, lazy=True)
         return
     except pa.errors.SchemaErrors as err:
         failures = err.failure_cases
@@ -835,7 +838,7 @@ def _validate(run: _Run, answers: list[_Answer], buckets: str, issues: _Issues) 
     # missing is not allowed: otherwise nothing can fail now.
     sources = set(cell_failures["column"].unique())
     if len(cell_failures) < len(failures) or not all(_NULLABLE[column] for column in sources):
-        HarmonisedResponses.validate(_distinct_frame(by_name, first_keys), lazy=True)  # what is left is a bug
+        _SCHEMA.validate(_distinct_frame(by_name, first_keys), lazy=True)  # what is left is a bug
 
 
 def _matches(decoded: pd.Series, failed_values: pd.Series) -> np.ndarray:
@@ -930,20 +933,27 @@ def _apply_branches(
     instrument = run.table.instrument
     sql = {answer.name: answer.sql for answer in answers}
     off: dict[str, str] = {}
-    for name, condition in canonical()["branches"].items():
-        ((gate, wanted),) = condition.items()
-        off_branch = f"{sql.get(gate, 'NULL')} is distinct from {sql_string(wanted)}"
+    for name, asked in _BOOK.variables.items():
+        condition = asked.asked
+        if not isinstance(condition, dict) or name not in instrument.variables:
+            continue  # asked of every (consenting) respondent, or not asked by this instrument
+        off_branch = " or ".join(
+            f"{sql.get(gate, 'NULL')} is distinct from {sql_string(str(wanted))}"
+            for gate, wanted in condition.items()
+        )
+        off_branch = f"({off_branch})"
+        gates = list(condition)
         variable = instrument.variables[name]
-        targets = list(REASON_COLUMNS) if name == "nonpart_reasons" else [name]
+        targets = list(MULTI_COLUMNS.get(name, [name]))
         answered = (
             "(" + " or ".join(f"coalesce({sql.get(t, 'NULL')}, false)" for t in targets) + ")"
-            if name == "nonpart_reasons"
+            if name in MULTI_COLUMNS
             else f"{sql.get(name, 'NULL')} is not null"
         )
         for source in variable.source_columns():
             rows = _Rows(
                 f"select r.rn, r.{run.column(source)} as cell from {run.scopes['respondents']} r "
-                f"{_joins(joins, [gate, *targets])} where {off_branch} and {answered}",
+                f"{_joins(joins, [*gates, *targets])} where {off_branch} and {answered}",
                 [],
             )
             issues.add(rows, source, "off_branch", lambda cell: cell or None)
@@ -982,6 +992,25 @@ def _responses_view(
         f"r.respondent_key, r.recorded_at, {', '.join(selected)} from {rows} r {_joins(joins, ANSWER_COLUMNS)}"
     )
     return view
+
+
+INSTRUMENT_ISSUE_RULE = "instrument_outside_its_years"
+
+
+def _with_instrument_issue(issues: pd.DataFrame, instrument: Instrument, survey_year: int) -> pd.DataFrame:
+    """Flag a delivery in an instrument the school did not use that year (spec §3: a v3 file dated
+    before 2026, a v2 file dated 2026 or later): loaded as it is, with one issue on its header row."""
+    if instrument.entry.used_in(survey_year):
+        return issues
+    flagged = pd.DataFrame(
+        [{
+            "row_number": 1,
+            "column_name": "instrument_version",
+            "original_value": f"{instrument.name} (used {instrument.entry.years_text()})",
+            "rule": INSTRUMENT_ISSUE_RULE,
+        }]
+    )  # fmt: skip
+    return pd.concat([flagged.astype(issues.dtypes.to_dict()), issues], ignore_index=True)
 
 
 def harmonise(table: RawTable, survey_year: int, salt: str) -> HarmonisedDelivery:
@@ -1028,7 +1057,8 @@ def harmonise(table: RawTable, survey_year: int, salt: str) -> HarmonisedDeliver
         off = _apply_branches(run, answers, joins, issues)
         view = _responses_view(run, buckets, answers, joins, off, survey_year)
         issues.resolve(run.con)
-        result = HarmonisedDelivery(instrument.name, coding, issues.frame(), run.con, view, run.kept, counts)
+        found = _with_instrument_issue(issues.frame(), instrument, survey_year)
+        result = HarmonisedDelivery(instrument.name, coding, found, run.con, view, run.kept, counts)
         done = True
         return result
     finally:

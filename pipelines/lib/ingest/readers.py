@@ -638,11 +638,12 @@ def _shortened(name: str, limit: int = 30) -> str:
 
 
 def match_instrument(columns: list[str], file_name: str) -> Instrument:
-    """Return the instrument whose signature columns are all in the first header row."""
+    """Return the instrument whose signature columns are all in the first header row; where several
+    match (v3 is v2 with a column more), the one with the most signature columns."""
     present = set(columns)
-    for instrument in instruments():
-        if set(instrument.signature) <= present:
-            return instrument
+    matching = [instrument for instrument in instruments() if set(instrument.signature) <= present]
+    if matching:
+        return max(matching, key=lambda instrument: len(instrument.signature))
     expected = "; ".join(f"{i.name}: {', '.join(i.signature[:4])}, ..." for i in instruments())
     raise DeliveryError(
         file_name,

@@ -18,6 +18,12 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.warehouse import deliveries
+from schemas.codebook import codebook
+
+# The answer columns of raw.responses come from the codebook. A warehouse made before a variable was
+# added gains its column (empty for the years before) the next time it is opened for writing.
+_ANSWER_COLUMNS = codebook().answer_columns()
+RESPONSE_ANSWER_DDL = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in _ANSWER_COLUMNS)
 
 # raw.deliveries is declared by its owner, pipelines/lib/warehouse/deliveries.py.
 RAW_DDL = (
@@ -31,28 +37,8 @@ create table if not exists raw.responses (
     bucket varchar not null,
     respondent_key varchar,
     recorded_at timestamp,
-    consent varchar,
-    gender varchar,
-    age integer,
-    specialty integer,
-    specialty_other_text varchar,
-    mentor_formal varchar,
-    mentor_informal varchar,
-    had_student_mentor varchar,
-    value_distinct integer,
-    value_mentee integer,
-    value_mentor integer,
-    mentor_again varchar,
-    mentor_worthwhile integer,
-    mentees_count integer,
-    nonpart_reason_1 boolean,
-    nonpart_reason_2 boolean,
-    nonpart_reason_3 boolean,
-    nonpart_reason_4 boolean,
-    nonpart_reason_5 boolean,
-    nonpart_reason_6 boolean,
-    nonpart_other_text varchar,
-    comments varchar
+    -- one column per answer column of the codebook (schemas/codebook.yaml): RESPONSE_ANSWER_DDL
+    {answers}
 );
 create table if not exists raw.data_quality_issues (
     delivery_sha256 varchar not null,
@@ -76,7 +62,7 @@ create table if not exists ops.report_emails (
     detail varchar
 );
 """
-)
+).replace("{answers}", RESPONSE_ANSWER_DDL)
 
 LOCK_WAIT_SECONDS = 120.0
 # How long to wait for another program's lock on the warehouse before giving up (seconds).
@@ -161,8 +147,18 @@ def connect(
 
 
 def ensure_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw and ops tables when missing (idempotent)."""
+    """Create the raw and ops tables when missing, and add the codebook's new answer columns (idempotent)."""
     connection.execute(RAW_DDL)
+    present = {
+        name
+        for (name,) in connection.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'responses' and table_catalog = current_database()"
+        ).fetchall()
+    }
+    for name, sql_type in _ANSWER_COLUMNS:
+        if name not in present:
+            connection.execute(f"alter table raw.responses add column {name} {sql_type}")
 
 
 # dbt builds into a copy of the warehouse in this folder of the data folder (same file name, so the
