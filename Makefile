@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install chromium demo test crash-test lint dev lock bench clean
+.PHONY: install chromium demo test crash-test lint dev lock bench clean codebook
 
 install: $(STAMP) chromium
 
@@ -57,6 +57,10 @@ dev: install
 ## BENCH_ARGS="--scale typical --skip A,C" for a quicker run while developing (bench/run.py --help).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## Write dbt's seeds and macros/codebook.sql again after editing schemas/codebook.yaml.
+codebook: $(STAMP)
+	$(BIN)/python -m pipelines.lib.warehouse.codebook_dbt
 
 ## Re-resolve the locked dependency versions after editing pyproject.toml.
 lock: install

@@ -165,9 +165,19 @@ def validate(file: Path, year: int | None, show: int) -> None:
     except DeliveryError as exc:
         _fail(f"REFUSED: {exc}")
     counts = result.bucket_counts()
+    instrument = table.instrument
     click.echo(
-        f"{file.name}: survey year {survey_year}, instrument {result.instrument} ({result.coding} coding)"
+        f"{file.name}: survey year {survey_year}, instrument {result.instrument} ({result.coding} coding; "
+        f"the codebook has {instrument.name} for survey years {instrument.entry.years_text()})"
     )
+    # Columns the mapping does not know are read past (Qualtrics adds embedded-data fields): named here,
+    # since a new question in the survey would look the same.
+    unknown = [c for c in table.columns if c and c not in instrument.known_columns()]
+    if unknown:
+        click.echo(
+            f"  columns not in the {instrument.name} mapping (not loaded): {', '.join(unknown[:20])}"
+            + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else "")
+        )
     click.echo(f"  rows received: {sum(counts.values())}")
     for bucket, n in counts.items():
         click.echo(f"  {bucket:<12} {n}")

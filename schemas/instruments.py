@@ -57,16 +57,21 @@ class Instrument:
     signature: tuple[str, ...]
     codings: tuple[str, ...]
     identifying: tuple[str, ...]
+    unused: tuple[str, ...]
     metadata: dict[str, Variable]
     variables: dict[str, Variable]
     entry: InstrumentEntry  # the codebook's: years, label, the answers offered
 
-    def known_columns(self) -> set[str]:
-        """Every export column the mapping accounts for (read, or deliberately dropped)."""
+    def required_columns(self) -> set[str]:
+        """Every export column the mapping reads or deliberately drops: a delivery must have them all."""
         known = set(self.identifying)
         for variable in [*self.metadata.values(), *self.variables.values()]:
             known.update(variable.source_columns())
         return known
+
+    def known_columns(self) -> set[str]:
+        """Every export column the mapping accounts for: the required ones and those it reads past."""
+        return self.required_columns() | set(self.unused)
 
 
 def _choices(spec: Any, book: Codebook, offered: tuple[Any, ...] | None) -> tuple[Choice, ...]:
@@ -134,6 +139,7 @@ def _load(entry: InstrumentEntry, book: Codebook) -> Instrument:
         signature=tuple(raw["signature"]),
         codings=tuple(raw["codings"]),
         identifying=tuple(raw.get("identifying", [])),
+        unused=tuple(raw.get("unused", [])),
         metadata={k: _variable(k, v, book, None) for k, v in raw["metadata"].items()},
         variables=variables,
         entry=entry,

@@ -22,7 +22,7 @@ def raw_schema(instrument: Instrument) -> pa.DataFrameSchema:
             column: pa.Column(
                 str, nullable=True, required=True, description=f"{instrument.name} export column"
             )
-            for column in sorted(instrument.known_columns())
+            for column in sorted(instrument.required_columns())
         },
         strict=False,
         name=f"raw_{instrument.name}",

@@ -30,6 +30,8 @@ def _column(variable: Variable) -> pa.Column:
         "Int64" if variable.is_numeric else str,
         checks=[check],
         nullable=nullable,
+        # not required: an instrument that does not ask the variable (mentor_prepared before v3) has no column
+        required=False,
         description=variable.wordings[0].question,
     )
 

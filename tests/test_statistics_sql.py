@@ -207,7 +207,14 @@ def comparisons(compiled: dict[str, str]) -> dict[tuple[int, int, int, int], dic
     )
     got = {
         r["survey_year"]: r
-        for r in run_model(compiled["cohort_comparisons"], {"marts.metric_summary": summary})
+        for r in run_model(
+            compiled["cohort_comparisons"],
+            # which metrics are compared: the seed as generated from the codebook
+            {
+                "marts.metric_summary": summary,
+                "reference.metrics": pd.read_csv(DBT_PROJECT_DIR / "seeds" / "metrics.csv"),
+            },
+        )
     }
     assert len(got) == len(cases)
     return {cells: got[year] for year, cells in enumerate(cases, start=1000)}

@@ -15,21 +15,12 @@ final as (
         age,
         specialty_code as specialty,
         specialty_group,
-        mentor_formal,
-        mentor_informal,
-        had_student_mentor,
-        value_distinct,
-        value_mentee,
-        value_mentor,
-        mentor_again,
-        mentor_worthwhile,
-        mentees_count,
-        nonpart_reason_1,
-        nonpart_reason_2,
-        nonpart_reason_3,
-        nonpart_reason_4,
-        nonpart_reason_5,
-        nonpart_reason_6
+        -- the other answers, one column per answer column of the codebook (free text is left behind
+        -- in staging)
+        * exclude (
+            respondent_key, survey_year, gender, age, specialty_code, specialty_group,
+            delivery_sha256, row_number, bucket, recorded_at, consent, cohort
+        )
     from respondents
 )
 

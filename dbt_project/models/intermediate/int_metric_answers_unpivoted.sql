@@ -1,25 +1,48 @@
 -- One row per respondent and metric of spec §8 that the respondent answered, with whether it counts
--- as a "yes" (agree = 4 or 5 on likert items; mentor_again: only "yes", unsure is not yes).
+-- as a "yes" (the metric's yes levels in the codebook: agree = 4 or 5 on likert items; mentor_again:
+-- only "yes", unsure is not yes). The metrics and their levels are the seeds generated from the
+-- codebook; the variables they ask, its macro.
+{% set variables = codebook_metric_variables() %}
+
 with respondents as (
     select * from {{ ref('int_respondents_assigned_to_cohorts') }}
     where {{ for_survey_year() }}
 ),
 
+-- unpivot leaves out the unanswered (null) items
+answers as (
+    unpivot (
+        select
+            survey_year,
+            respondent_key,
+            cohort,
+            {% for variable in variables -%}
+            {{ variable }}::varchar as {{ variable }}{{ "," if not loop.last }}
+            {% endfor %}
+        from respondents
+    )
+    on {{ variables | join(', ') }}
+    into name variable value level
+),
+
+metrics as (
+    select * from {{ ref('metrics') }}
+),
+
+levels as (
+    select * from {{ ref('metric_levels') }}
+),
+
 unpivoted as (
-    select survey_year, respondent_key, cohort, 'value_distinct' as metric_id, value_distinct >= 4 as is_yes
-    from respondents where value_distinct is not null
-    union all
-    select survey_year, respondent_key, cohort, 'value_mentee', value_mentee >= 4
-    from respondents where value_mentee is not null
-    union all
-    select survey_year, respondent_key, cohort, 'value_mentor', value_mentor >= 4
-    from respondents where value_mentor is not null
-    union all
-    select survey_year, respondent_key, cohort, 'mentor_again', mentor_again = 'yes'
-    from respondents where mentor_again is not null
-    union all
-    select survey_year, respondent_key, cohort, 'mentor_worthwhile', mentor_worthwhile >= 4
-    from respondents where mentor_worthwhile is not null
+    select
+        answers.survey_year,
+        answers.respondent_key,
+        answers.cohort,
+        metrics.metric_id,
+        coalesce(levels.counts_as_yes, false) as is_yes
+    from answers
+    inner join metrics on answers.variable = metrics.variable
+    left join levels on metrics.metric_id = levels.metric_id and answers.level = levels.level
 )
 
 select * from unpivoted

@@ -13,13 +13,9 @@ assigned as (
     select
         respondents.*,
         specialties.specialty_group,
-        case
-            when respondents.mentor_formal = 'yes' then 'mentor'
-            when respondents.mentor_formal = 'no' and respondents.mentor_informal = 'no' then 'non_mentor'
-            when respondents.mentor_formal = 'no' and respondents.mentor_informal = 'yes' then 'informal'
-            -- formal = no with the informal question unanswered cannot be told apart: excluded, counted
-            else 'unclassified'
-        end as cohort
+        -- the codebook's cohort rules in order (macros/codebook.sql); formal = no with the informal
+        -- question unanswered cannot be told apart: unclassified, excluded, counted
+        {{ codebook_cohort() }} as cohort
     from respondents
     left join specialties
         on respondents.specialty_code = specialties.specialty_code

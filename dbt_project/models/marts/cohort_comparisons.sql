@@ -1,4 +1,4 @@
--- Mentors against non-mentors on the three value items (spec §8): one row per survey year and
+-- Mentors against non-mentors on the metrics the codebook compares (spec §8: the three value items): one row per survey year and
 -- metric_id, with the 2x2 table that metric_summary counted, a = mentors yes, b = mentors not yes,
 -- c = non-mentors yes, d = non-mentors not yes. Risk ratio with its Katz log interval, odds ratio with
 -- its Woolf logit interval; when any cell is 0, 0.5 is added to all four for these (zero_cell_corrected),
@@ -13,7 +13,7 @@
 with summary as (
     select * from {{ ref('metric_summary') }}
     where {{ in_years }}
-    and metric_id in ('value_distinct', 'value_mentee', 'value_mentor')
+    and metric_id in (select metric_id from {{ ref('metrics') }} where compared)
 ),
 
 tables as (
@@ -28,7 +28,8 @@ tables as (
     inner join summary as non_mentors
         on mentors.survey_year = non_mentors.survey_year
         and mentors.metric_id = non_mentors.metric_id
-    where mentors.cohort = 'mentor' and non_mentors.cohort = 'non_mentor'
+    where mentors.cohort = '{{ codebook_compared_cohorts()[0] }}'
+    and non_mentors.cohort = '{{ codebook_compared_cohorts()[1] }}'
 ),
 
 cells as (

@@ -1,6 +1,7 @@
 -- One row per survey year, metric, cohort (all, mentor, non_mentor) and answer level: the full answer
--- distribution behind each metric of metric_summary (spec §8, rev 2). Levels '1'..'5' for the likert
--- items, 'yes'/'no'/'unsure' for mentor_again; a level nobody chose has n = 0. denominator = cohort
+-- distribution behind each metric of metric_summary (spec §8, rev 2), on the same rows (metric_grid).
+-- The levels are the codebook's value set of the metric's variable: '1'..'5' for the likert items,
+-- 'yes'/'no'/'unsure' for mentor_again; a level nobody chose has n = 0. denominator = cohort
 -- members who answered the item (= metric_summary.denominator); proportion = n / denominator, null
 -- when it is 0. Counted from the harmonised answers, not from metric_summary, so that the dbt test
 -- comparing the two (tests/assert_item_distributions_match_metric_summary.sql) means something.
@@ -16,47 +17,39 @@ with respondents as (
 ),
 
 funnel as (
-    select survey_year from {{ ref('response_funnel') }}
+    select survey_year, instrument_version from {{ ref('response_funnel') }}
     where {{ in_years }}
 ),
 
--- The items of metric_summary and their answer levels.
-levels as (
-    select * from (values
-        ('value_distinct', '1'), ('value_distinct', '2'), ('value_distinct', '3'), ('value_distinct', '4'),
-        ('value_distinct', '5'),
-        ('value_mentee', '1'), ('value_mentee', '2'), ('value_mentee', '3'), ('value_mentee', '4'),
-        ('value_mentee', '5'),
-        ('value_mentor', '1'), ('value_mentor', '2'), ('value_mentor', '3'), ('value_mentor', '4'),
-        ('value_mentor', '5'),
-        ('mentor_worthwhile', '1'), ('mentor_worthwhile', '2'), ('mentor_worthwhile', '3'),
-        ('mentor_worthwhile', '4'), ('mentor_worthwhile', '5'),
-        ('mentor_again', 'yes'), ('mentor_again', 'no'), ('mentor_again', 'unsure')
-    ) as l (metric_id, level)
-),
+{{ metric_grid('funnel') }},
 
-cohorts as (
-    select * from (values ('all'), ('mentor'), ('non_mentor')) as c (cohort)
+-- The answer levels of each metric (seed metric_levels, from the codebook), on the grid.
+levels as (
+    select grid.survey_year, grid.metric_id, grid.cohort, metric_levels.level
+    from grid
+    inner join {{ ref('metric_levels') }} as metric_levels
+        on grid.metric_id = metric_levels.metric_id
 ),
 
 -- One row per answered item (unpivot leaves out the unanswered, null, ones), counted per cohort.
+{% set variables = codebook_metric_variables() %}
 answer_counts as (
-    select survey_year, cohort, metric_id, level, count(*) as n
+    select answers.survey_year, answers.cohort, metrics.metric_id, answers.level, count(*) as n
     from (
         unpivot (
             select
                 survey_year,
                 cohort,
-                value_distinct::varchar as value_distinct,
-                value_mentee::varchar as value_mentee,
-                value_mentor::varchar as value_mentor,
-                mentor_worthwhile::varchar as mentor_worthwhile,
-                mentor_again::varchar as mentor_again
+                {% for variable in variables -%}
+                {{ variable }}::varchar as {{ variable }}{{ "," if not loop.last }}
+                {% endfor %}
             from respondents
         )
-        on value_distinct, value_mentee, value_mentor, mentor_worthwhile, mentor_again
-        into name metric_id value level
-    )
+        on {{ variables | join(', ') }}
+        into name variable value level
+    ) as answers
+    inner join {{ ref('metrics') }} as metrics
+        on answers.variable = metrics.variable
     group by all
 ),
 
@@ -81,27 +74,25 @@ denominators as (
 
 final as (
     select
-        funnel.survey_year,
+        levels.survey_year,
         levels.metric_id,
-        cohorts.cohort,
+        levels.cohort,
         levels.level,
         coalesce(by_cohort.n, 0)::bigint as n,
         coalesce(denominators.denominator, 0)::bigint as denominator,
         case
             when denominators.denominator > 0 then coalesce(by_cohort.n, 0)::double / denominators.denominator
         end as proportion
-    from funnel
-    cross join levels
-    cross join cohorts
+    from levels
     left join by_cohort
-        on funnel.survey_year = by_cohort.survey_year
+        on levels.survey_year = by_cohort.survey_year
         and levels.metric_id = by_cohort.metric_id
-        and cohorts.cohort = by_cohort.cohort
+        and levels.cohort = by_cohort.cohort
         and levels.level = by_cohort.level
     left join denominators
-        on funnel.survey_year = denominators.survey_year
+        on levels.survey_year = denominators.survey_year
         and levels.metric_id = denominators.metric_id
-        and cohorts.cohort = denominators.cohort
+        and levels.cohort = denominators.cohort
 )
 
 select * from final

@@ -1,29 +1,18 @@
 -- One row per survey year, metric and cohort (all, mentor, non_mentor): share answering yes/agree with
 -- its Wilson interval. Denominator = cohort members who answered the item; 0 gives null figures.
+-- The metrics are the codebook's (seed metrics). A metric has rows in the years whose instrument asks
+-- its variable (seed instrument_items): mentor_prepared from 2026 on, no rows before.
 with answers as (
     select * from {{ ref('int_metric_answers_unpivoted') }}
     where {{ for_survey_year() }}
 ),
 
 funnel as (
-    select survey_year from {{ ref('response_funnel') }}
+    select survey_year, instrument_version from {{ ref('response_funnel') }}
     where {{ for_survey_year() }}
 ),
 
-metrics as (
-    select * from (values
-        ('value_distinct'), ('value_mentee'), ('value_mentor'), ('mentor_again'), ('mentor_worthwhile')
-    ) as m (metric_id)
-),
-
-cohorts as (
-    select * from (values ('all'), ('mentor'), ('non_mentor')) as c (cohort)
-),
-
-grid as (
-    select funnel.survey_year, metrics.metric_id, cohorts.cohort
-    from funnel cross join metrics cross join cohorts
-),
+{{ metric_grid('funnel') }},
 
 counted as (
     select

@@ -1,38 +1,14 @@
+-- Every raw row with its bucket and, for respondents, the harmonised answers: one column per answer
+-- column of the codebook (schemas/codebook.yaml), so a new variable arrives here without an edit.
+-- Free text stays behind in raw (spec §6: never in a report, so never past staging).
 with source as (
     select * from {{ source('raw', 'responses') }}
 ),
 
 renamed as (
     select
-        ---------- ids
-        delivery_sha256,
-        respondent_key,
-        survey_year,
-        row_number,
-        ---------- outcome
-        bucket,
-        ---------- answers
-        consent,
-        gender,
-        age,
-        specialty as specialty_code,
-        mentor_formal,
-        mentor_informal,
-        had_student_mentor,
-        value_distinct,
-        value_mentee,
-        value_mentor,
-        mentor_again,
-        mentor_worthwhile,
-        mentees_count,
-        nonpart_reason_1,
-        nonpart_reason_2,
-        nonpart_reason_3,
-        nonpart_reason_4,
-        nonpart_reason_5,
-        nonpart_reason_6,
-        ---------- timestamps
-        recorded_at
+        * exclude ({{ codebook_text_variables() | join(', ') }})
+        rename (specialty as specialty_code)
     from source
 )
 
