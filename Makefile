@@ -29,7 +29,7 @@ chromium:
 		$$SUDO apt-get update -qq && \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
-## Install, write the demonstration deliveries (2016-2025) and run the whole pipeline on them.
+## Install, write the demonstration deliveries (2016-2026) and run the whole pipeline on them.
 demo: install
 	$(BIN)/ssm demo
 

@@ -1,8 +1,8 @@
 """Shared fixtures: a temporary data folder, and one real pipeline build that several tests read.
 
 The build runs the real thing: Dagster in-process, dbt against a DuckDB file, pandera validation,
-report rendering. It loads every demonstration year (2016-2019 in v1, 2020-2025 in v2, 2018 the
-reference year of spec §10) the way `ssm run` loads several new deliveries: one run over the range of
+report rendering. It loads every demonstration year (2016-2019 in v1, 2020-2025 in v2, 2026 in v3,
+2018 the reference year of spec §10) the way `ssm run` loads several new deliveries: one run over the range of
 years, with one dbt build.
 """
 
@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 TEST_SALT = "test-salt-0123456789"
-BUILT_YEARS = tuple(range(2016, 2026))  # every demonstration year
+BUILT_YEARS = tuple(range(2016, 2027))  # every demonstration year
 
 
 @dataclass(frozen=True)

@@ -425,3 +425,26 @@ def test_checks_catch_broken_markup(browser: Browser, tmp_path: Path):
     assert "does not link it" in chart_alt and "no alt text" in chart_alt and "states no figure" in chart_alt
     assert 'table after heading "Share agreeing", first row "Year | All"' in audit.structure["caption"]
     assert structure_message(audit, "caption").startswith("broken: 1 problem(s) under rule 'caption'")
+
+
+def test_a_report_with_a_series_break_and_a_new_metric_passes(browser: Browser, tmp_path: Path):
+    """The hand-made 2026 report of tests/test_report_rendering.py (value_mentor reworded, so its
+    tables carry a break row and the at-a-glance table a note; mentor_prepared new) passes axe-core
+    and the structural rules, charts included."""
+    import duckdb
+
+    from pipelines.lib.report.charts import render_charts
+    from pipelines.lib.report.context import load_report_context
+    from pipelines.lib.report.rendering import render_report_html
+    from tests.test_report_rendering import META, K, build_v3_warehouse
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    build_v3_warehouse(warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        context = load_report_context(con, 2026, K, META)
+    assert context["glance"]["notes"] and any(m["breaks"] for m in context["history"]["trends"])
+    images = render_charts(context, tmp_path)
+    html = render_report_html(context, {name: image.path.name for name, image in images.items()})
+    audit = _audit_html(browser, html, tmp_path, "v3_2026")
+    assert audit.violations == [], axe_message(audit)
+    assert {rule: p for rule, p in audit.structure.items() if p} == {}

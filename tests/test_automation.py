@@ -33,9 +33,10 @@ def test_sensor_requests_a_new_year_once_the_file_has_settled(
     built_pipeline: BuiltPipeline, tmp_path: Path
 ) -> None:
     root = _copy_data_folder(built_pipeline, tmp_path)
-    write_demo_data(tmp_path / "new", years=[2026])
-    new_file = root / "landing" / "ssm_survey_2026.csv"
-    shutil.copy(tmp_path / "new" / "landing" / "ssm_survey_2026.csv", new_file)
+    new_year = max(BUILT_YEARS) + 1  # a year the built pipeline has not loaded
+    write_demo_data(tmp_path / "new", years=[new_year])
+    new_file = root / "landing" / f"ssm_survey_{new_year}.csv"
+    shutil.copy(tmp_path / "new" / "landing" / f"ssm_survey_{new_year}.csv", new_file)
 
     assert isinstance(
         _evaluate_sensor(built_pipeline, root), dg.SkipReason
@@ -43,9 +44,9 @@ def test_sensor_requests_a_new_year_once_the_file_has_settled(
     settled = datetime.now().timestamp() - 120
     os.utime(new_file, (settled, settled))
     result = _evaluate_sensor(built_pipeline, root)
-    assert [r.partition_key for r in result.run_requests] == ["2026"]
-    assert result.run_requests[0].run_config == {"ops": {"ssm_dbt_models": {"config": {"years": [2026]}}}}
-    assert result.dynamic_partitions_requests[0].partition_keys == ["2026"]
+    assert [r.partition_key for r in result.run_requests] == [str(new_year)]
+    assert result.run_requests[0].run_config == {"ops": {"ssm_dbt_models": {"config": {"years": [new_year]}}}}
+    assert result.dynamic_partitions_requests[0].partition_keys == [str(new_year)]
     # The same file at the next tick is the same run key: Dagster does not request it twice.
     assert _evaluate_sensor(built_pipeline, root).run_requests[0].run_key == result.run_requests[0].run_key
 
@@ -58,16 +59,17 @@ def test_sensor_requests_what_ssm_run_would_run(built_pipeline: BuiltPipeline, t
     from pipelines.pending import pending_work
 
     root = _copy_data_folder(built_pipeline, tmp_path)
-    write_demo_data(tmp_path / "new", years=[2026, 2027])
+    first, second = max(BUILT_YEARS) + 1, max(BUILT_YEARS) + 2  # years the built pipeline has not loaded
+    write_demo_data(tmp_path / "new", years=[first, second])
     settled = datetime.now().timestamp() - 120
-    for year in (2026, 2027):
+    for year in (first, second):
         path = shutil.copy(tmp_path / "new" / "landing" / f"ssm_survey_{year}.csv", root / "landing")
         os.utime(path, (settled, settled))
     result = _evaluate_sensor(built_pipeline, root)
     (request,) = result.run_requests
     assert request.partition_key is None
-    assert request.partition_key_range == dg.PartitionKeyRange("2026", "2027")
-    assert request.run_config["ops"]["ssm_dbt_models"]["config"]["years"] == [2026, 2027]
+    assert request.partition_key_range == dg.PartitionKeyRange(str(first), str(second))
+    assert request.run_config["ops"]["ssm_dbt_models"]["config"]["years"] == [first, second]
     with dg.DagsterInstance.from_config(str(built_pipeline.dagster_home)) as instance:
         planned = plan_runs(pending_work(DataFolder.at(root)), instance.get_dynamic_partitions("survey_year"))
     assert [(r.run_key, r.tags, r.run_config) for r in planned.run_requests] == [

@@ -19,9 +19,11 @@ from scipy import stats
 
 from pipelines.generators.demo import write_demo_data
 
-YEARS = list(range(2016, 2026))
+YEARS = list(range(2016, 2027))
 V1_YEARS = [y for y in YEARS if y <= 2019]
-V2_YEARS = [y for y in YEARS if y >= 2020]
+V2_YEARS = [y for y in YEARS if 2020 <= y <= 2025]
+V3_YEARS = [y for y in YEARS if y >= 2026]
+CHOICE_TEXT_YEARS = V2_YEARS + V3_YEARS  # v2 and v3: the Qualtrics current export, three header rows
 REFERENCE_YEAR = 2018
 
 # §3 v1, in order.
@@ -82,6 +84,24 @@ V2_COLUMNS = [
     "nonpart_reasons_6_TEXT",
     "comments",
 ]
+# §3 v3 (rev 2): v2's columns with mentor_prepared right after mentor_worthwhile.
+V3_COLUMNS = [
+    *V2_COLUMNS[: V2_COLUMNS.index("mentor_worthwhile") + 1],
+    "mentor_prepared",
+    *V2_COLUMNS[V2_COLUMNS.index("mentor_worthwhile") + 1 :],
+]
+# §2 (rev 2): the question of mentor_prepared, and value_mentor's wording from 2026.
+MENTOR_PREPARED_QUESTION = "The mentor orientation prepared me well for the role."
+VALUE_MENTOR_2026_QUESTION = (
+    "Serving as a mentor in the SSM program benefits the mentor's own professional development."
+)
+V2_LIKERT_LABELS = [
+    "Strongly disagree",
+    "Somewhat disagree",
+    "Neither agree nor disagree",
+    "Somewhat agree",
+    "Strongly agree",
+]
 
 # §2.1: code -> group.
 SPECIALTY_GROUP = {
@@ -131,6 +151,9 @@ REASON_LABELS = [
     "Applied but was not selected",
     "Other (please specify)",
 ]
+# §2.2 (rev 2): offered from 2026 (v3) on.
+REASON_7_LABEL = "Program meeting times conflicted with my schedule"
+V3_REASON_LABELS = [*REASON_LABELS, REASON_7_LABEL]
 V2_AGREE = {"Somewhat agree", "Strongly agree"}
 V1_AGREE = {"4", "5"}
 
@@ -183,9 +206,9 @@ def read_with_pandas(path: Path, header_rows: int) -> pd.DataFrame:
     )
 
 
-def split_reason_labels(cell: str) -> list[str]:
-    """Split a v2 multi-select cell by matching the known labels (label 1 itself contains commas)."""
-    labels = sorted(REASON_LABELS, key=len, reverse=True)
+def split_reason_labels(cell: str, offered: list[str] = V3_REASON_LABELS) -> list[str]:
+    """Split a v2/v3 multi-select cell by matching the known labels (label 1 itself contains commas)."""
+    labels = sorted(offered, key=len, reverse=True)
     chosen, rest = [], cell
     while rest:
         match = next((label for label in labels if rest == label or rest.startswith(label + ",")), None)
@@ -373,20 +396,23 @@ def test_pandas_reads_the_same_rows_as_csv(demo_dir: Path, year: int) -> None:
     assert read_with_pandas(path, header_rows).equals(read_delivery(path, header_rows))
 
 
-@pytest.mark.parametrize("year", V2_YEARS)
+@pytest.mark.parametrize("year", CHOICE_TEXT_YEARS)
 def test_v2_multi_select_cells_round_trip(demo_dir: Path, year: int) -> None:
+    offered = V3_REASON_LABELS if year in V3_YEARS else REASON_LABELS
     df = read_delivery(delivery(demo_dir, year), header_rows=3)
     cells = [cell for cell in df["nonpart_reasons"] if cell]
     assert cells
     for cell in cells:
-        labels = split_reason_labels(cell)
+        labels = split_reason_labels(cell, offered)
         assert ",".join(labels) == cell
         assert len(set(labels)) == len(labels)
-        assert labels == sorted(labels, key=REASON_LABELS.index), "labels come in choice order"
+        assert labels == sorted(labels, key=offered.index), "labels come in choice order"
     # A naive comma split would break label 1 apart, so the test above is not vacuous.
     assert any(REASON_LABELS[0] in cell for cell in cells)
     other_text = df["nonpart_reasons_6_TEXT"] != ""
-    ticked_other = df["nonpart_reasons"].map(lambda c: "Other (please specify)" in split_reason_labels(c))
+    ticked_other = df["nonpart_reasons"].map(
+        lambda c: "Other (please specify)" in split_reason_labels(c, offered)
+    )
     assert not (other_text & ~ticked_other).any()
 
 
@@ -555,7 +581,7 @@ def test_identifying_columns_are_filled_with_fakes(demo_dir: Path, year: int) ->
 
 
 def test_v2_previews_are_marked_in_status_and_channel(all_years: dict[int, pd.DataFrame]) -> None:
-    for year in V2_YEARS:
+    for year in CHOICE_TEXT_YEARS:
         previews = all_years[year][all_years[year]["bucket"] == "preview"]
         assert (previews["Status"] == "Survey Preview").all()
         assert (previews["DistributionChannel"] == "preview").all()
@@ -596,6 +622,80 @@ def test_bad_cells_are_planted_outside_the_reference_year(all_years: dict[int, p
         if year != REFERENCE_YEAR
     )
     assert _non_mentor_mentor_only_answers(REFERENCE_YEAR, all_years[REFERENCE_YEAR]) == 0
-    for year in V2_YEARS:
+    for year in CHOICE_TEXT_YEARS:
         unknown = set(all_years[year]["specialty"]) - set(SPECIALTY_LABELS) - {""}
         assert unknown <= {"Cardiology"}, (year, unknown)
+
+
+# ------------------------------------------------------------------------------------------------
+# 2026, the first year of the v3 instrument (spec §2, §2.2 and §3, rev 2)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def year_2026(demo_dir: Path) -> tuple[list[str], list[str], list[str], list[dict[str, str]]]:
+    """The 2026 delivery read with the csv module: its three header rows and its data rows by column."""
+    rows = read_csv_rows(delivery(demo_dir, 2026))
+    tags, texts, import_ids, data = rows[0], rows[1], rows[2], rows[3:]
+    assert all(len(row) == len(tags) for row in data), "ragged rows"
+    return tags, texts, import_ids, [dict(zip(tags, row, strict=True)) for row in data]
+
+
+def test_2026_has_the_v3_layout(demo_dir: Path, year_2026) -> None:
+    tags, texts, import_ids, _ = year_2026
+    raw = delivery(demo_dir, 2026).read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf") and b"\r" not in raw, "as v2: no byte-order mark, LF endings"
+    assert tags == V3_COLUMNS
+    assert tags.index("mentor_prepared") == tags.index("mentor_worthwhile") + 1
+    assert texts[tags.index("mentor_prepared")] == MENTOR_PREPARED_QUESTION
+    # A matrix row: Qualtrics writes "<matrix question> - <statement>"; the statement is the new wording.
+    assert texts[tags.index("SSM_value_3")].endswith(f" - {VALUE_MENTOR_2026_QUESTION}")
+    assert "(or would be) valuable" not in texts[tags.index("SSM_value_3")]
+    assert all(list(json.loads(cell)) == ["ImportId"] for cell in import_ids)
+    assert len(set(import_ids)) == len(import_ids), "every question has its own import id"
+
+
+def test_2026_only_mentors_answer_mentor_prepared(year_2026) -> None:
+    _, _, _, rows = year_2026
+    answered = [row for row in rows if row["mentor_prepared"]]
+    assert answered
+    assert all(row["mentor_formal"] == "Yes" for row in answered), "a non-mentor answered mentor_prepared"
+    mentors = [row for row in rows if row["mentor_formal"] == "Yes" and row["consent"] == "Yes"]
+    valid = [row["mentor_prepared"] for row in mentors if row["mentor_prepared"] in V2_LIKERT_LABELS]
+    assert len(valid) >= 0.9 * len(mentors), "mentors mostly answer it, in the SSM_value_* labels"
+    agree = sum(value in V2_AGREE for value in valid) / len(valid)
+    assert 0.5 < agree < 0.95, f"mostly agree, not all: {agree:.2f}"
+
+
+def test_2026_offers_the_seventh_reason(year_2026) -> None:
+    _, _, _, rows = year_2026
+    ticked = [split_reason_labels(row["nonpart_reasons"]) for row in rows if row["nonpart_reasons"]]
+    with_7 = [labels for labels in ticked if REASON_7_LABEL in labels]
+    assert [REASON_7_LABEL] in with_7, "somebody ticks reason 7 alone"
+    assert any(len(labels) > 1 for labels in with_7), "and somebody with other reasons"
+    # Joined with a bare comma, like the other labels (label 1's own commas included).
+    assert any(REASON_LABELS[0] in labels and REASON_7_LABEL in labels for labels in ticked)
+    assert all(row["mentor_formal"] != "Yes" for row in rows if row["nonpart_reasons"])
+
+
+def test_2026_shows_every_exclusion_bucket_and_bad_cells(all_years: dict[int, pd.DataFrame]) -> None:
+    rows = all_years[2026]
+    buckets = rows["bucket"].value_counts()
+    for bucket in ("preview", "incomplete", "no_consent", "duplicate", "respondent"):
+        assert buckets.get(bucket, 0) >= 1, bucket
+    assert "twenty six" in set(rows["age"])
+    assert "Cardiology" in set(rows["specialty"])
+    assert _non_mentor_mentor_only_answers(2026, rows) >= 1
+    respondents = rows[rows["bucket"] == "respondent"]
+    mentors_prepared = respondents.loc[respondents["cohort"] == "mentor", "mentor_prepared"]
+    assert set(mentors_prepared) - set(V2_LIKERT_LABELS) - {""}, "a label not in the list, from a mentor"
+
+
+def test_the_project_reader_recognises_2026_as_v3(demo_dir: Path) -> None:
+    from pipelines.lib.ingest.readers import read_delivery as read_with_project_reader
+
+    with read_with_project_reader(delivery(demo_dir, 2026)) as table:
+        assert table.instrument.name == "v3"
+        assert table.columns == tuple(V3_COLUMNS)
+    with read_with_project_reader(delivery(demo_dir, 2025)) as table:
+        assert table.instrument.name == "v2"

@@ -288,7 +288,8 @@ def year_marts(draw: st.DrawFn):
             ("non_mentor", size["non_mentor"]),
             ("other", others),
         ):
-            asked = cohort == "mentor" or metric_id not in ("mentor_again", "mentor_worthwhile")
+            # Questions the report shows for mentors only are asked of mentors only (the codebook).
+            asked = cohort == "mentor" or "non_mentor" in metric.cohorts
             n = draw(st.integers(max(0, members - 2), members)) if asked else 0
             levels = dict(zip(metric.levels, split(n, len(metric.levels)), strict=True))
             counts[cohort] = (sum(levels[lv] for lv in metric.yes_levels), n, levels)

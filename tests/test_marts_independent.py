@@ -25,7 +25,7 @@ from statsmodels.stats.contingency_tables import Table, Table2x2
 from statsmodels.stats.proportion import proportion_confint
 
 from tests.conftest import pipeline_environment, run_pending
-from tests.deliveries import REASON_1, csv_text, v1_headers, v1_row, v2_headers, v2_row
+from tests.deliveries import REASON_1, V2_COLUMNS, csv_text, v1_headers, v1_row, v2_headers, v2_row
 
 Z = 1.959963984540054
 CLASS_SIZES = {2019: 120, 2020: 40, 2021: 30}  # 2022 has none: its response rate must be null
@@ -35,7 +35,10 @@ SPECIALTY_LABELS = {4: "Family Medicine", 5: "Internal Medicine", 10: "Pediatric
                     7: "Obstetrics and Gynecology", 1: "Anesthesiology", 11: "Psychiatry",
                     16: "Did not match / not applicable"}  # fmt: skip
 REASON_LABELS = {1: REASON_1, 2: "Was not aware of the program", 3: "Not interested in mentoring",
-                 4: "Did not feel qualified to mentor", 5: "Applied but was not selected", 6: "Other (please specify)"}  # fmt: skip
+                 4: "Did not feel qualified to mentor", 5: "Applied but was not selected", 6: "Other (please specify)",
+                 7: "Program meeting times conflicted with my schedule"}  # fmt: skip
+# Spec §2, §3 (rev 2): from 2026 (instrument v3) mentors are asked mentor_prepared and reason 7 is offered.
+V3_FROM = 2026
 LIKERT_V2 = [
     "Strongly disagree",
     "Somewhat disagree",
@@ -43,7 +46,14 @@ LIKERT_V2 = [
     "Somewhat agree",
     "Strongly agree",
 ]
-METRICS = ("value_distinct", "value_mentee", "value_mentor", "mentor_again", "mentor_worthwhile")
+METRICS = (
+    "value_distinct",
+    "value_mentee",
+    "value_mentor",
+    "mentor_again",
+    "mentor_worthwhile",
+    "mentor_prepared",
+)
 COHORTS = ("all", "mentor", "non_mentor")
 # The answer levels of each metric (spec §2): likert 1..5, mentor_again yes/no/unsure.
 LEVELS = {metric: ("1", "2", "3", "4", "5") for metric in METRICS} | {"mentor_again": ("yes", "no", "unsure")}
@@ -67,6 +77,7 @@ class Person:
     mentor_again: str | None = None
     worthwhile: int | None = None
     mentees: int | None = None
+    prepared: int | None = None
     reasons: set[int] = field(default_factory=set)
 
     @property
@@ -76,6 +87,15 @@ class Person:
     @property
     def informal(self) -> str:
         return "yes" if self.cohort in ("mentor", "informal") else "no"
+
+
+def asked(metric: str, year: int) -> bool:
+    """Whether the year's instrument asks the metric's item (spec §2: mentor_prepared from 2026)."""
+    return metric != "mentor_prepared" or year >= V3_FROM
+
+
+def offered_reasons(year: int) -> list[int]:
+    return [code for code in REASON_LABELS if code != 7 or year >= V3_FROM]
 
 
 def make_people(
@@ -103,8 +123,11 @@ def make_people(
                 person.mentor_again = rng.choice(["yes", "yes", "yes", "no", "unsure"])
                 person.worthwhile = rng.randint(2, 5)
                 person.mentees = rng.randint(1, 4)
+                if year >= V3_FROM:
+                    # every mentor agrees in 2027: a zero cell in a v3 year
+                    person.prepared = rng.randint(4, 5) if year == 2027 else rng.randint(1, 5)
             elif cohort in ("non_mentor", "informal"):
-                person.reasons = {r for r in REASON_LABELS if rng.random() < 0.3}
+                person.reasons = {r for r in offered_reasons(year) if rng.random() < 0.3}
             people.append(person)
     return people
 
@@ -134,8 +157,19 @@ def v2_cells(p: Person, recorded: str) -> list[str]:
         "mentor_worthwhile": LIKERT_V2[p.worthwhile - 1] if p.worthwhile else "",
         "mentees_count": str(p.mentees or ""),
         "nonpart_reasons": ",".join(REASON_LABELS[r] for r in sorted(p.reasons)),
+        "mentor_prepared": LIKERT_V2[p.prepared - 1] if p.prepared else "",
     }  # fmt: skip
-    return v2_row(p.rid, recorded=recorded, **answers)
+    return v3_row(v2_row(p.rid, recorded=recorded, **answers), answers["mentor_prepared"])
+
+
+# v3 (spec §3): the v2 columns with mentor_prepared right after mentor_worthwhile.
+V3_COLUMNS = [*V2_COLUMNS[: V2_COLUMNS.index("mentor_worthwhile") + 1], "mentor_prepared",
+              *V2_COLUMNS[V2_COLUMNS.index("mentor_worthwhile") + 1 :]]  # fmt: skip
+
+
+def v3_row(v2_cells: list[str], prepared: str = "") -> list[str]:
+    cells = dict(zip(V2_COLUMNS, v2_cells, strict=True)) | {"mentor_prepared": prepared}
+    return [cells[c] for c in V3_COLUMNS]
 
 
 def build_years() -> dict[int, tuple[list[Person], dict[str, int]]]:
@@ -162,12 +196,18 @@ def write_delivery(root: Path, year: int, people: list[Person], extra: dict[str,
         text = csv_text(v1_headers(), rows, "\r\n")
     else:
         rows = [v2_cells(p, stamp) for p in people]
-        rows += [v2_row(f"P_{i}", recorded=stamp, status="Survey Preview") for i in range(extra["preview"])]
         rows += [
-            v2_row(f"I_{i}", recorded=stamp, progress="20", finished="False")
+            v3_row(v2_row(f"P_{i}", recorded=stamp, status="Survey Preview")) for i in range(extra["preview"])
+        ]
+        rows += [
+            v3_row(v2_row(f"I_{i}", recorded=stamp, progress="20", finished="False"))
             for i in range(extra["incomplete"])
         ]
-        text = csv_text(v2_headers(), rows)
+        if year >= V3_FROM:
+            text = csv_text(v2_headers(V3_COLUMNS), rows)
+        else:  # v2: without the mentor_prepared column
+            dropped = V3_COLUMNS.index("mentor_prepared")
+            text = csv_text(v2_headers(), [r[:dropped] + r[dropped + 1 :] for r in rows])
     (root / "landing" / f"ssm_survey_{year}.csv").write_text(text, encoding="utf-8")
 
 
@@ -220,7 +260,7 @@ def close(actual, expected, tol: float) -> bool:
 
 def yes(p: Person, metric: str) -> bool | None:
     value = {"value_distinct": p.values[0], "value_mentee": p.values[1], "value_mentor": p.values[2],
-             "mentor_worthwhile": p.worthwhile}.get(metric)  # fmt: skip
+             "mentor_worthwhile": p.worthwhile, "mentor_prepared": p.prepared}.get(metric)  # fmt: skip
     if metric == "mentor_again":
         return None if p.mentor_again is None else p.mentor_again == "yes"
     return None if value is None else value >= 4
@@ -260,9 +300,12 @@ def test_metric_summary(built) -> None:
         (r["survey_year"], r["metric_id"], r["cohort"]): r
         for r in rows(con, "select * from marts.metric_summary")
     }
-    assert len(got) == len(years) * len(METRICS) * 3
+    assert len(got) == sum(asked(metric, year) for year in years for metric in METRICS) * 3
+    assert {year for year, metric, _ in got if metric == "mentor_prepared"} == {
+        y for y in years if y >= V3_FROM
+    }
     for year, (people, _) in years.items():
-        for metric in METRICS:
+        for metric in (m for m in METRICS if asked(m, year)):
             for cohort in ("all", "mentor", "non_mentor"):
                 x, n = counts(people, metric, cohort)
                 row = got[year, metric, cohort]
@@ -391,7 +434,9 @@ def test_nonparticipation_reasons(built) -> None:
     for year, (people, _) in years.items():
         non_mentors = [p for p in people if p.cohort == "non_mentor"]
         denominator = sum(bool(p.reasons) for p in non_mentors)
-        for code in REASON_LABELS:
+        # a reason the year's instrument did not offer has no row (spec §8 rev 2)
+        assert {code for y, code in got if y == year} == set(offered_reasons(year))
+        for code in offered_reasons(year):
             k = sum(code in p.reasons for p in non_mentors)
             row = got[year, code]
             assert (row["n"], row["denominator"]) == (k, denominator)
@@ -436,14 +481,16 @@ def test_metric_trends_and_trend_tests(built) -> None:
     expected_tests = set()
     z_seen = 0
     for metric in METRICS:
+        # an item has rows from the first year an instrument asked it (mentor_prepared: 2026)
+        metric_years = [y for y in on_record if asked(metric, y)]
         for cohort in COHORTS:
-            series = [(y, *counts(years[y][0], metric, cohort)) for y in on_record]
+            series = [(y, *counts(years[y][0], metric, cohort)) for y in metric_years]
             prior = None
             for index, (year, x, n) in enumerate(series):
-                start = series_start(metric, year, on_record)
+                start = series_start(metric, year, metric_years)
                 row = trends[year, metric, cohort]
                 assert row["series_start"] == start, (year, metric, cohort)
-                if prior and series_start(metric, prior[0], on_record) != start:
+                if prior and series_start(metric, prior[0], metric_years) != start:
                     prior = None  # the previous year lies in another series
                 if n and prior:
                     _, px, pn = prior
@@ -460,7 +507,7 @@ def test_metric_trends_and_trend_tests(built) -> None:
                 prior = (year, x, n)
 
                 # The test as it stood in `year`: the years of its series up to it.
-                window = [s for s in series[: index + 1] if series_start(metric, s[0], on_record) == start]
+                window = [s for s in series[: index + 1] if series_start(metric, s[0], metric_years) == start]
                 used = [s for s in window if s[2]]
                 expected_tests.add((metric, cohort, year))
                 test = tests[metric, cohort, year]
@@ -529,7 +576,7 @@ def test_value_mentor_starts_a_new_series_in_2026(built) -> None:
 
 def answer(p: Person, metric: str) -> str | None:
     value = {"value_distinct": p.values[0], "value_mentee": p.values[1], "value_mentor": p.values[2],
-             "mentor_worthwhile": p.worthwhile, "mentor_again": p.mentor_again}[metric]  # fmt: skip
+             "mentor_worthwhile": p.worthwhile, "mentor_again": p.mentor_again, "mentor_prepared": p.prepared}[metric]  # fmt: skip
     return None if value is None else str(value)
 
 
@@ -544,7 +591,7 @@ def test_item_distributions(built) -> None:
     expected = set()
     unchosen = 0
     for year, (people, _) in years.items():
-        for metric in METRICS:
+        for metric in (m for m in METRICS if asked(m, year)):
             for cohort in COHORTS:
                 answers = [answer(p, metric) for p in people if cohort == "all" or p.cohort == cohort]
                 answered = [a for a in answers if a is not None]

@@ -588,13 +588,176 @@ def test_a_reworded_item_starts_a_new_series(tmp_path: Path) -> None:
         context = load_report_context(con, YEAR, K, META)
     mentee = next(m for m in context["history"]["trends"] if m["metric_id"] == "value_mentee")
     assert mentee["breaks"] == [2020]
-    assert mentee["rows"][1]["cells"][0]["change"]["text"] == "new wording"
+    assert mentee["rows"][1]["cells"][0]["change"]["text"] == "new question wording"
     glance = next(r for r in context["glance"]["rows"] if r["label"] == mentee["label"])
-    assert glance["change"]["text"] == "new wording" and glance["range"]["text"] == "first year"
+    assert glance["change"]["text"] == "new question wording"
+    assert glance["range"]["text"] == "first year of the new wording"
     panel = next(p for p in context["chart_data"]["trends"]["panels"] if p["metric_id"] == "value_mentee")
     assert panel["breaks"] == [2020]
     page = render_report_html(context, IMAGES)
-    assert "New wording from 2020" in page
+    assert "Question reworded in 2020; earlier years are not comparable." in page
+
+
+# --------------------------------------------------------------------------------------------------
+# the v3 instrument (spec rev 2): a metric from 2026 on and value_mentor reworded in 2026
+# --------------------------------------------------------------------------------------------------
+
+SHIFT = 2026 - YEAR  # the hand-made 2019 and 2020 become 2025 and 2026
+PREPARED = {"all": (40, 45), "mentor": (40, 45), "non_mentor": (0, 0)}  # mentor_prepared, 2026 only
+PREPARED_LABEL = "Orientation prepared mentors"
+PREPARED_QUESTION = "The mentor orientation prepared me well for the role."
+VALUE_MENTOR_OLD = "Being a mentor in an SSM program is (or would be) valuable."
+VALUE_MENTOR_NEW = (
+    "Serving as a mentor in the SSM program benefits the mentor's own professional development."
+)
+
+
+def build_v3_warehouse(path: Path) -> None:
+    """The hand-made marts moved to 2025 and 2026 as the v3 marts have them: value_mentor starts a
+    new series in 2026 (series_start 2026, no change from 2025, its trend test starts again), and
+    mentor_prepared has rows in 2026 only; one delivery of 2026 was on an instrument of other years."""
+    build_warehouse(path, reworded="value_mentor")
+    con = duckdb.connect(str(path))
+    for table, columns in {
+        "response_funnel": ("survey_year",),
+        "metric_summary": ("survey_year",),
+        "metric_trends": ("survey_year", "series_start", "prior_year"),
+        "item_distributions": ("survey_year",),
+        "cohort_comparisons": ("survey_year",),
+        "demographic_balance": ("survey_year",),
+        "demographics_by_cohort": ("survey_year",),
+        "nonparticipation_reasons": ("survey_year",),
+        "metric_trend_tests": ("first_year", "last_year"),
+        "data_quality_issues": ("survey_year",),
+    }.items():
+        con.execute(f"update marts.{table} set " + ", ".join(f"{c} = {c} + {SHIFT}" for c in columns))
+    con.execute("update marts.response_funnel set instrument_version = 'v3' where survey_year = 2026")
+    for cohort, (x, n) in PREPARED.items():
+        low, high = wilson(x, n)
+        con.execute(
+            "insert into marts.metric_summary values (?,?,?,?,?,?,?,?)",
+            [2026, "mentor_prepared", cohort, x, n, x / n if n else None, low, high],
+        )
+        con.execute(
+            "insert into marts.metric_trends values (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [2026, "mentor_prepared", cohort, x, n, x / n if n else None, low, high, None, None, 2026, None],
+        )
+        for level, count in levels_of("mentor_prepared", x, n).items():
+            con.execute(
+                "insert into marts.item_distributions values (?,?,?,?,?,?,?)",
+                [2026, "mentor_prepared", cohort, level, count, n, count / n if n else None],
+            )
+        con.execute(
+            "insert into marts.metric_trend_tests values (?,?,?,?,?,?,?)",
+            ["mentor_prepared", cohort, 2026, 2026, 1, None, None],
+        )
+    con.execute(
+        "insert into marts.data_quality_issues values (?,?,?,?,?,?)",
+        ["ssm_survey_2026.csv", 2026, 0, "instrument", "v2", "instrument_outside_its_years"],
+    )
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def v3_contexts(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict]:
+    path = tmp_path_factory.mktemp("v3") / "warehouse.duckdb"
+    build_v3_warehouse(path)
+    with duckdb.connect(str(path), read_only=True) as con:
+        return load_report_contexts(con, [2025, 2026], K, {2025: META, 2026: META})
+
+
+def test_a_metric_not_yet_asked_is_left_out_of_the_report(v3_contexts: dict[int, dict]) -> None:
+    """Spec §8 rev 2: mentor_prepared has no rows before 2026. The 2025 report has no section, row,
+    panel or "no data" for it; the 2026 report shows it, and its history starts in 2026."""
+    before = v3_contexts[2025]
+    assert [m["metric_id"] for m in before["mentor_experience"]] == ["mentor_again", "mentor_worthwhile"]
+    assert "mentor_prepared" not in [m["metric_id"] for m in before["history"]["trends"]]
+    assert "mentor_prepared" not in [p["metric_id"] for p in before["chart_data"]["trends"]["panels"]]
+    assert PREPARED_LABEL not in [r["label"] for r in before["glance"]["rows"]]
+    page = render_report_html(before, IMAGES)
+    email = render_email_html(before, {name: f"cid:{name}" for name in EMAIL_CHARTS}, "ssm_report_2025.pdf")
+    for text in (page, email, render_text_summary(before), json.dumps(before, ensure_ascii=False)):
+        assert PREPARED_LABEL not in text and PREPARED_QUESTION not in text
+        assert "orientation" not in text.lower()
+
+    now = v3_contexts[2026]
+    prepared = next(m for m in now["mentor_experience"] if m["metric_id"] == "mentor_prepared")
+    x, n = PREPARED["mentor"]
+    assert prepared["question"] == PREPARED_QUESTION
+    assert prepared["share"]["percent"] == pct(x, n) and prepared["share"]["ci"] == ci_text(x, n)
+    assert (
+        f"{pct(x, n)} of mentors ({x} of {n}) agreed that the mentor orientation"
+        in (prepared["sentence"]["text"])
+    )
+    assert next(r["label"] for r in prepared["distribution"]["rows"]) == "Strongly disagree"
+    trend = next(m for m in now["history"]["trends"] if m["metric_id"] == "mentor_prepared")
+    assert [r["year"] for r in trend["rows"]] == [2026] and trend["breaks"] == []
+    assert trend["rows"][0]["cells"][0]["change"]["text"] == "first year"
+    panel = next(p for p in now["chart_data"]["trends"]["panels"] if p["metric_id"] == "mentor_prepared")
+    assert [pt["year"] for s in panel["series"] for pt in s["points"]] == [2026]
+    glance = next(r for r in now["glance"]["rows"] if r["label"] == PREPARED_LABEL)
+    assert glance["group"] == "Mentors" and glance["this_year"]["percent"] == pct(x, n)
+    assert glance["change"]["text"] == "first year" and not glance["new_series"]
+    page = render_report_html(now, IMAGES)
+    assert PREPARED_QUESTION in visible_text(page)
+    assert figure(page, "2026:mentor_prepared.mentor.yes/mentor_prepared.mentor.answered") == pct(x, n)
+    # the other metrics still run from 2025
+    again = next(m for m in now["history"]["trends"] if m["metric_id"] == "mentor_again")
+    assert [r["year"] for r in again["rows"]] == [2025, 2026]
+
+
+def test_a_reworded_question_breaks_the_series_and_says_why(v3_contexts: dict[int, dict]) -> None:
+    """Spec §8/§9 rev 2: value_mentor is reworded in 2026 (the codebook's rewordings; the break from
+    the marts' series_start). The 2026 report asks the new question, its tables and chart mark the
+    break, and the at-a-glance table gives no change from 2025 and says why; the 2025 report has the
+    old question and no break."""
+    before = v3_contexts[2025]
+    item_2025 = next(v for v in before["value_items"] if v["metric_id"] == "value_mentor")
+    assert item_2025["question"] == VALUE_MENTOR_OLD
+    assert all(m["breaks"] == [] for m in before["history"]["trends"]) and before["glance"]["notes"] == []
+
+    now = v3_contexts[2026]
+    item = next(v for v in now["value_items"] if v["metric_id"] == "value_mentor")
+    assert item["question"] == VALUE_MENTOR_NEW
+    trend = next(m for m in now["history"]["trends"] if m["metric_id"] == "value_mentor")
+    assert trend["breaks"] == [2026]
+    assert [c["change"]["text"] for c in trend["rows"][1]["cells"][:2]] == ["new question wording"] * 2
+    note = trend["break_notes"][0]["text"]
+    assert note.startswith("Question reworded in 2026; earlier years are not comparable.")
+    assert f"Until 2025: “{VALUE_MENTOR_OLD}”" in note and f"From 2026: “{VALUE_MENTOR_NEW}”" in note
+    # the trend chart: a break at 2026, so the line does not join 2025 to 2026, and the alt text says so
+    panel = next(p for p in now["chart_data"]["trends"]["panels"] if p["metric_id"] == "value_mentor")
+    assert panel["breaks"] == [2026]
+    assert (
+        "In “Being a mentor is valuable” the question was reworded in 2026" in now["charts"]["trends"]["alt"]
+    )
+    ratios = next(p for p in now["chart_data"]["ratios"]["panels"] if p["metric_id"] == "value_mentor")
+    assert ratios["breaks"] == [2026]
+    # at a glance: no change versus 2025, with the reason, not "no data"
+    glance = next(r for r in now["glance"]["rows"] if r["label"] == "Being a mentor is valuable")
+    assert glance["change"]["text"] == "new question wording" and not glance["change"]["no_data"]
+    assert glance["change"]["change"] is None and not glance["change"]["tested"]
+    assert glance["range"]["text"] == "first year of the new wording" and glance["new_series"]
+    assert glance["trend"]["text"] == "too few years"
+    assert now["glance"]["notes"] == [
+        "“Being a mentor is valuable”: question reworded in 2026; earlier years are not comparable, so "
+        "there is no change from the year before, and the range and trend start again in 2026."
+    ]
+    # the unchanged items still compare 2026 with 2025
+    mentee = next(r for r in now["glance"]["rows"] if r["label"] == "Being a mentee is beneficial")
+    assert mentee["change"]["prior_year"] == 2025 and not mentee["new_series"]
+    page = visible_text(render_report_html(now, IMAGES))
+    assert "Question reworded in 2026; earlier years are not comparable." in page
+    assert VALUE_MENTOR_NEW in page and "no change from the year before" in page
+    email = visible_text(render_email_html(now, {n: f"cid:{n}" for n in EMAIL_CHARTS}, "r.pdf"))
+    assert "question reworded in 2026" in email
+    assert "question reworded in 2026" in " ".join(render_text_summary(now).split())
+
+
+def test_data_quality_names_the_instrument_rule(v3_contexts: dict[int, dict]) -> None:
+    rows = v3_contexts[2026]["data_quality"]["rows"]
+    assert "Survey version not the one used that year" in [r["rule_label"] for r in rows]
+    assert v3_contexts[2026]["population"]["instrument"] == "Qualtrics current export (v3, from 2026)"
 
 
 def test_data_quality_counted_by_rule_and_column(context: dict) -> None:
@@ -748,3 +911,31 @@ def test_marts_that_contradict_each_other_are_refused_with_what_to_do(
         )
         with pytest.raises(ReportDataError, match=r"2020 contradict each other .*ssm run --year 2020"):
             load_report_context(con, YEAR, K, META)
+
+
+def test_the_report_vocabulary_is_the_codebook() -> None:
+    """Issue 16: the report's labels are read from schemas/codebook.yaml, not written out again."""
+    from pipelines.lib.report import labels
+    from schemas.codebook import codebook
+
+    book = codebook()
+    assert list(labels.METRICS) == list(book.metrics)
+    assert tuple(m for m, metric in book.metrics.items() if metric.compared) == labels.VALUE_ITEMS
+    assert "mentor_prepared" in labels.MENTOR_ITEMS and "mentor_prepared" not in labels.VALUE_ITEMS
+    for metric_id, metric in labels.METRICS.items():
+        entry = book.metrics[metric_id]
+        assert (metric.label, metric.clause, metric.cohorts) == (entry.label, entry.clause, entry.cohorts)
+        variable = book.variables[entry.variable]
+        for year in (2018, 2025, 2026, 2030):
+            assert metric.question_in(year) == variable.wording_in(year).question
+        assert all(labels.LEVEL_NAMES[lv] for lv in metric.levels)
+    assert labels.LEVEL_NAMES["2"] == "Disagree" and labels.LEVEL_NAMES["4"] == "Agree"
+    assert labels.V1_COLUMN_VARIABLES["Q8_3"] == "value_mentor"
+    assert labels.V1_COLUMN_VARIABLES["Q12"] == labels.V1_COLUMN_VARIABLES["Q12_3"] == "nonpart_reasons"
+    assert labels.REASON_SHORT_LABELS[7] == "Schedule"
+    assert labels.TESTED_LEVELS == {
+        "gender": ("female", "male"),
+        "specialty_group": ("primary_care", "surgical", "other"),
+    }
+    assert set(labels.INSTRUMENT_LABELS) == set(book.instruments)
+    assert [code for _, code, *_ in labels.COHORTS_FLOW] == list(book.cohorts)

@@ -4,7 +4,14 @@
 the matching class sizes into ``<data_dir>/reference/class_sizes.csv``:
 
 * years up to 2019 use the v1 export (legacy CSV, numeric codes, two header rows, UTF-8 with BOM, CRLF);
-* years from 2020 use the v2 export (current CSV, choice text, three header rows, UTF-8, LF).
+* years 2020-2025 use the v2 export (current CSV, choice text, three header rows, UTF-8, LF);
+* years from 2026 use the v3 export (spec §3, rev 2): the v2 layout with the column mentor_prepared
+  after mentor_worthwhile, the new wording of value_mentor in SSM_value_3's second header row, and the
+  7th reason for not taking part.
+
+Which export a year gets is the codebook's answer (``schemas/codebook.yaml``, instruments and their
+years); what v3 adds (its new column, the reworded question, the reasons it offers and their labels)
+is read from the codebook and the v3 mapping, not written out again here.
 
 Survey year 2018 is the reference year of §10: its counts are fixed by construction (only who gets
 which answer is shuffled), so every figure of the §10 table holds for any seed. All other years are
@@ -25,14 +32,17 @@ import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
+
+from schemas.codebook import codebook
+from schemas.instruments import Instrument, instruments
 
 T = TypeVar("T")
 
 REFERENCE_YEAR = 2018
 REFERENCE_CLASS_SIZE = 178
-LAST_V1_YEAR = 2019
 
 # --------------------------------------------------------------------------------------------------
 # The instrument (spec §2)
@@ -59,14 +69,21 @@ SPECIALTIES: dict[int, tuple[str, str]] = {
 }
 OTHER_SPECIALTY = 17
 
-REASONS: dict[int, str] = {
-    1: "Not enough time (clinical, research, or personal commitments)",
-    2: "Was not aware of the program",
-    3: "Not interested in mentoring",
-    4: "Did not feel qualified to mentor",
-    5: "Applied but was not selected",
-    6: "Other (please specify)",
-}
+
+def _instrument(name: str) -> Instrument:
+    return next(instrument for instrument in instruments() if instrument.name == name)
+
+
+def _offered_reasons(instrument: str) -> dict[int, str]:
+    """The reasons of §2.2 that an instrument offered (code -> label), from the codebook."""
+    book = codebook()
+    offered = book.offered(instrument, "nonpart_reasons")
+    return {int(a.value): a.label for a in book.value_sets["reasons"] if a.value in offered}
+
+
+# §2.2 per instrument: 1-6 up to 2025 (v1, v2); v3 adds 7 (the codebook's instruments.v3 offers all).
+REASONS_OFFERED: dict[str, dict[int, str]] = {i.name: _offered_reasons(i.name) for i in instruments()}
+REASONS: dict[int, str] = REASONS_OFFERED["v2"]
 OTHER_REASON = 6
 
 Q_CONSENT = "I have read the information above and agree to take part."
@@ -120,7 +137,7 @@ V1_QUESTIONS = [
     ("Q9", Q_MENTOR_AGAIN),
     ("Q10", Q_WORTHWHILE),
     ("Q11", Q_MENTEES),
-    *[(f"Q12_{code}", f"{Q_REASONS}-{label}") for code, label in REASONS.items()],
+    *[(f"Q12_{code}", f"{Q_REASONS}-{label}") for code, label in REASONS_OFFERED["v1"].items()],
     ("Q12_6_TEXT", f"{Q_REASONS}-Other (please specify)-TEXT"),
     ("Q13", Q_COMMENTS),
     ("LocationLatitude", "LocationLatitude"),
@@ -172,6 +189,31 @@ V2_QUESTIONS = [
 ]
 V2_HEADER = V2_METADATA + V2_QUESTIONS
 
+
+def _v3_questions() -> list[tuple[str, str, str]]:
+    """v2's question columns as v3 exports them (spec §3, rev 2): SSM_value_3 asks value_mentor in its
+    new words, and the new column mentor_prepared stands right after mentor_worthwhile. The words are
+    the codebook's and the column names the v3 mapping's."""
+    book, v3 = codebook(), _instrument("v3")
+    first_year = book.instruments["v3"].first_year
+    assert first_year is not None
+    reworded = f"{Q_VALUE_INTRO} - {book.variables['value_mentor'].wording_in(first_year).question}"
+    prepared = (
+        v3.variables["mentor_prepared"].column,
+        book.variables["mentor_prepared"].wording_in(first_year).question,
+        "QID14",  # the next question id after v2's QID13
+    )
+    questions = []
+    for tag, text, import_id in V2_QUESTIONS:
+        questions.append((tag, reworded if tag == v3.variables["value_mentor"].column else text, import_id))
+        if tag == v3.variables["mentor_worthwhile"].column:
+            questions.append(prepared)
+    return questions
+
+
+V3_QUESTIONS = _v3_questions()
+V3_HEADER = V2_METADATA + V3_QUESTIONS
+
 V1_YES_NO = {"yes": "1", "no": "2"}
 V1_GENDER = {"male": "1", "female": "2", "prefer_not": "3"}
 V1_HAD_MENTOR = {"yes": "1", "no": "2", "not_sure": "3"}
@@ -204,6 +246,7 @@ V1_COLUMN_OF = {
     "mentees_count": "Q11",
 }
 V2_COLUMN_OF = {name: name for name in V1_COLUMN_OF}
+V3_COLUMN_OF = {**V2_COLUMN_OF, "mentor_prepared": _instrument("v3").variables["mentor_prepared"].column}
 
 
 @dataclass(frozen=True)
@@ -211,7 +254,8 @@ class BadCell:
     """A cell written as-is that a validator must flag (spec §5) while keeping its row.
 
     ``raw_value`` is spelled in the format of the year's delivery; ``carrier`` says which respondents
-    may carry it ("any", or "non_mentor" for an answer to a mentor-only question).
+    may carry it ("any", "non_mentor" for an answer to a mentor-only question, or "mentor" for a bad
+    answer to a mentor-only question).
     """
 
     variable: str
@@ -235,6 +279,15 @@ BAD_CELLS_BY_YEAR: dict[int, tuple[BadCell, ...]] = {
         BadCell("age", "7"),
         BadCell("specialty", "Cardiology"),  # a label that is not in the list of §2.1
         BadCell("mentor_worthwhile", "Strongly agree", carrier="non_mentor"),
+    ),
+    # The first v3 year. Its own new item gets a bad label from a mentor (the report's word "Agree",
+    # not the export's "Somewhat agree"); the answer off the mentor branch stays on mentor_again, so
+    # that mentor_prepared is answered by mentors only.
+    2026: (
+        BadCell("age", "twenty six"),
+        BadCell("specialty", "Cardiology"),
+        BadCell("mentor_again", "Yes", carrier="non_mentor"),
+        BadCell("mentor_prepared", "Agree", carrier="mentor"),
     ),
 }
 
@@ -264,6 +317,7 @@ class Answers:
     value_mentor: int | None = None
     mentor_again: str | None = None
     mentor_worthwhile: int | None = None
+    mentor_prepared: int | None = None  # asked from 2026 (v3)
     mentees_count: str | None = None
     reasons: tuple[int, ...] | None = None
     reasons_text: str | None = None
@@ -271,6 +325,13 @@ class Answers:
 
 
 ANSWER_ORDER = [f.name for f in fields(Answers)]
+
+
+def _answer_order(instrument: Instrument) -> list[str]:
+    """The answers an instrument asks for, in questionnaire order (what an unfinished response is
+    truncated along): a field named after a codebook variable only where the instrument maps it."""
+    variables = codebook().variables
+    return [name for name in ANSWER_ORDER if name not in variables or name in instrument.variables]
 
 
 @dataclass(frozen=True)
@@ -317,6 +378,9 @@ class NonRespondentCounts:
 
 
 REFERENCE_NON_RESPONDENTS = NonRespondentCounts(previews=3, incomplete=4, no_consent=1, duplicates=1)
+# Years that get a resubmitted ResponseId whatever their draw says: 2026, the first v3 year and the
+# newest demo year (whose report the demo e-mails), shows every bucket of §5 but `rejected`.
+DUPLICATE_YEARS = frozenset({2026})
 
 # --------------------------------------------------------------------------------------------------
 # The reference year (spec §10): exact counts per cohort
@@ -445,8 +509,11 @@ AGREE_PROBABILITY = {
 # Non-mentors warm slowly to being a mentee, so the trend tests have something to find.
 VALUE_MENTEE_NON_MENTOR_DRIFT_PER_YEAR = 0.015
 WORTHWHILE_AGREE = 0.74
+PREPARED_AGREE = 0.70  # mentor_prepared (v3): most mentors found the orientation useful
 MENTOR_AGAIN_WEIGHTS = {"yes": 0.83, "no": 0.08, "unsure": 0.09}
 REASON_PROBABILITY = {1: 0.62, 2: 0.19, 3: 0.25, 4: 0.10, 5: 0.08, 6: 0.06}
+# A reason an instrument offers that REASON_PROBABILITY does not list (v3's 7, meeting times).
+NEW_REASON_PROBABILITY = 0.14
 SPECIALTY_WEIGHTS = {
     1: 5,
     2: 2,
@@ -607,11 +674,12 @@ def _phone_comment(rng: random.Random) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def write_demo_data(data_dir: Path, years: Iterable[int] = range(2016, 2026), seed: int = 2019) -> list[Path]:
+def write_demo_data(data_dir: Path, years: Iterable[int] = range(2016, 2027), seed: int = 2019) -> list[Path]:
     """Write demo deliveries to data_dir/landing and class sizes to data_dir/reference/class_sizes.csv;
     return the delivery paths.
 
-    One file ``landing/ssm_survey_<YYYY>.csv`` per year (v1 format up to 2019, v2 from 2020); the
+    One file ``landing/ssm_survey_<YYYY>.csv`` per year (v1 format up to 2019, v2 2020-2025, v3 from
+    2026: the codebook's instrument of the year); the
     class sizes file lists every generated year and is rewritten as a whole. Year 2018 reproduces the
     reference figures of spec §10. Each year draws from its own ``random.Random(seed + year)``, so a
     year's file does not depend on which other years are generated, and reruns are byte-identical.
@@ -639,8 +707,16 @@ def _class_size(year: int, rng: random.Random) -> int:
     return REFERENCE_CLASS_SIZE if year == REFERENCE_YEAR else rng.randint(160, 190)
 
 
+def _instrument_of_year(year: int) -> Instrument:
+    """The instrument the school used in a survey year, as the codebook says."""
+    entry = codebook().instrument_of_year(year)
+    if entry is None:
+        raise ValueError(f"the codebook names no instrument for survey year {year}")
+    return _instrument(entry.name)
+
+
 def _is_v1(year: int) -> bool:
-    return year <= LAST_V1_YEAR
+    return _instrument_of_year(year).name == "v1"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -719,6 +795,8 @@ def _build_year(year: int, rng: random.Random) -> list[Response]:
         answers = _reference_respondent_answers(rng)
     else:
         counts = _draw_non_respondent_counts(rng)
+        if year in DUPLICATE_YEARS and not counts.duplicates:
+            counts = replace(counts, duplicates=1)
         n_respondents = rng.randint(100, 130) - counts.total
         answers = [_random_answers(rng, year) for _ in range(n_respondents)]
 
@@ -755,9 +833,10 @@ def _unfinished(factory: _ResponseFactory, year: int) -> Response:
     rng = factory.rng
     answers_kept = rng.randint(2, 10)
     answers = _random_answers(rng, year)
-    abandoned = replace(answers, **{name: None for name in ANSWER_ORDER[answers_kept:]})
+    order = _answer_order(_instrument_of_year(year))
+    abandoned = replace(answers, **{name: None for name in order[answers_kept:]})
     response = factory.response(abandoned, finished=False)
-    response.progress = max(5, min(95, round(100 * answers_kept / len(ANSWER_ORDER))))
+    response.progress = max(5, min(95, round(100 * answers_kept / len(order))))
     return response
 
 
@@ -898,6 +977,7 @@ def _maybe_skipped(rng: random.Random, value: T) -> T | None:
 
 def _random_answers(rng: random.Random, year: int) -> Answers:
     """A plausible consented response for a non-reference year (also previews and unfinished rows)."""
+    instrument = _instrument_of_year(year)
     cohort = _draw_cohort(rng)
     gender_weights = V1_GENDER_WEIGHTS if _is_v1(year) else V2_GENDER_WEIGHTS
     answers = Answers(
@@ -916,8 +996,12 @@ def _random_answers(rng: random.Random, year: int) -> Answers:
         answers.mentor_again = _maybe_skipped(rng, _weighted(rng, MENTOR_AGAIN_WEIGHTS))
         answers.mentor_worthwhile = _maybe_skipped(rng, _likert(rng, WORTHWHILE_AGREE))
         answers.mentees_count = _maybe_skipped(rng, _weighted(rng, MENTEES_WEIGHTS))
+        if "mentor_prepared" in instrument.variables:  # drawn last: earlier years' draws stay as they were
+            answers.mentor_prepared = _maybe_skipped(rng, _likert(rng, PREPARED_AGREE))
     elif answers.mentor_formal == "no":
-        answers.reasons = _random_reasons(rng, must_tick=cohort == "non_mentor")
+        answers.reasons = _random_reasons(
+            rng, _reason_probability(instrument), must_tick=cohort == "non_mentor"
+        )
     _fill_other_texts(answers, rng)
     return answers
 
@@ -930,10 +1014,20 @@ def _informal_answer(rng: random.Random, cohort: str) -> str:
     return "yes" if rng.random() < 0.2 else "no"  # mentors and unclassified: either
 
 
-def _random_reasons(rng: random.Random, must_tick: bool) -> tuple[int, ...] | None:
-    ticked = tuple(code for code, p in REASON_PROBABILITY.items() if rng.random() < p)
+def _reason_probability(instrument: Instrument) -> dict[int, float]:
+    """How likely each reason the instrument offers is ticked, in code order."""
+    return {
+        code: REASON_PROBABILITY.get(code, NEW_REASON_PROBABILITY)
+        for code in REASONS_OFFERED[instrument.name]
+    }
+
+
+def _random_reasons(
+    rng: random.Random, probability: dict[int, float], must_tick: bool
+) -> tuple[int, ...] | None:
+    ticked = tuple(code for code, p in probability.items() if rng.random() < p)
     if not ticked and must_tick and rng.random() < 0.95:
-        ticked = (_weighted(rng, REASON_PROBABILITY),)
+        ticked = (_weighted(rng, probability),)
     return ticked or None
 
 
@@ -1015,7 +1109,7 @@ def _v1_cells(response: Response) -> dict[str, str]:
         "Q9": _coded(a.mentor_again, V1_MENTOR_AGAIN),
         "Q10": _text(a.mentor_worthwhile),
         "Q11": _text(a.mentees_count),
-        **{f"Q12_{code}": "1" if code in reasons else "" for code in REASONS},
+        **{f"Q12_{code}": "1" if code in reasons else "" for code in REASONS_OFFERED["v1"]},
         "Q12_6_TEXT": _text(a.reasons_text),
         "Q13": _text(a.comments),
         "LocationLatitude": person.latitude,
@@ -1027,8 +1121,10 @@ def _v1_cells(response: Response) -> dict[str, str]:
     return cells
 
 
-def _v2_cells(response: Response) -> dict[str, str]:
+def _v2_cells(response: Response, instrument: str = "v2") -> dict[str, str]:
+    """The cells of a v2 row, or of a v3 row (instrument="v3": mentor_prepared and the 7th reason)."""
     a, person = response.answers, response.person
+    mapping = _instrument(instrument)
     cells = {
         "StartDate": _timestamp(response.started),
         "EndDate": _timestamp(response.ended),
@@ -1063,12 +1159,18 @@ def _v2_cells(response: Response) -> dict[str, str]:
         "mentor_worthwhile": _likert_label(a.mentor_worthwhile),
         "mentees_count": _text(a.mentees_count),
         # Qualtrics joins the chosen labels with a bare comma even though label 1 contains commas.
-        "nonpart_reasons": ",".join(REASONS[code] for code in sorted(a.reasons or ())),
+        "nonpart_reasons": ",".join(REASONS_OFFERED[instrument][code] for code in sorted(a.reasons or ())),
         "nonpart_reasons_6_TEXT": _text(a.reasons_text),
         "comments": _text(a.comments),
     }
+    column_of = V2_COLUMN_OF
+    if "mentor_prepared" in mapping.variables:
+        prepared = mapping.variables["mentor_prepared"]
+        labels = {choice.value: choice.label for choice in prepared.choices}
+        cells[prepared.column] = "" if a.mentor_prepared is None else labels[a.mentor_prepared]
+        column_of = V3_COLUMN_OF
     for variable, raw_value in response.bad_cells.items():
-        cells[V2_COLUMN_OF[variable]] = raw_value
+        cells[column_of[variable]] = raw_value
     return cells
 
 
@@ -1100,10 +1202,21 @@ V2_FORMAT = _ExportFormat(
     encoding="utf-8",
     line_terminator="\n",
 )
+V3_FORMAT = _ExportFormat(
+    header_rows=[
+        [tag for tag, _, _ in V3_HEADER],
+        [text for _, text, _ in V3_HEADER],
+        [json.dumps({"ImportId": import_id}, separators=(",", ":")) for _, _, import_id in V3_HEADER],
+    ],
+    encode=partial(_v2_cells, instrument="v3"),
+    encoding="utf-8",
+    line_terminator="\n",
+)
+EXPORT_FORMATS = {"v1": V1_FORMAT, "v2": V2_FORMAT, "v3": V3_FORMAT}
 
 
 def _write_delivery(path: Path, year: int, responses: list[Response]) -> None:
-    export = V1_FORMAT if _is_v1(year) else V2_FORMAT
+    export = EXPORT_FORMATS[_instrument_of_year(year).name]
     columns = export.header_rows[0]
     with path.open("w", encoding=export.encoding, newline="") as handle:
         writer = csv.writer(handle, lineterminator=export.line_terminator)

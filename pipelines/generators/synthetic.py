@@ -1,7 +1,8 @@
 """Synthetic survey deliveries at any size, for the benchmark (issue 6: `make bench`).
 
 ``write_synthetic_deliveries`` writes one v2 choice-text delivery (spec §3: Qualtrics current CSV,
-three header rows, UTF-8, LF) per survey year into ``<data_dir>/landing`` and the class sizes into
+three header rows, UTF-8, LF; or v3, the same with mentor_prepared and the 7th reason, with
+``instrument="v3"``) per survey year into ``<data_dir>/landing`` and the class sizes into
 ``<data_dir>/reference/class_sizes.csv``. It draws from the same instrument, labels and answer
 probabilities as the demo generator (``pipelines.generators.demo``: the header rows, label maps, cohort shares,
 agreement probabilities, weights and free texts are imported from there), but a whole column at a time
@@ -44,13 +45,15 @@ from pipelines.generators.demo import (
     MENTEES_WEIGHTS,
     MENTOR_AGAIN_WEIGHTS,
     MULTILINE_COMMENT,
+    NEW_REASON_PROBABILITY,
     OTHER_REASON,
     OTHER_REASON_TEXTS,
     OTHER_SPECIALTY,
     OTHER_SPECIALTY_TEXTS,
     PLAIN_COMMENTS,
+    PREPARED_AGREE,
     REASON_PROBABILITY,
-    REASONS,
+    REASONS_OFFERED,
     REFERENCE_YEAR,
     SELF_DESCRIBED_GENDERS,
     SPECIALTIES,
@@ -64,6 +67,8 @@ from pipelines.generators.demo import (
     V2_MENTOR_AGAIN,
     V2_QUESTIONS,
     V2_YES_NO,
+    V3_FORMAT,
+    V3_QUESTIONS,
     VALUE_MENTEE_NON_MENTOR_DRIFT_PER_YEAR,
     WORTHWHILE_AGREE,
 )
@@ -73,6 +78,9 @@ V2_COLUMNS: list[str] = list(V2_FORMAT.header_rows[0])
 COHORTS = np.array(["mentor", "non_mentor", "informal", "unclassified"], dtype=object)
 #: The question columns in questionnaire order (what an unfinished response is truncated along).
 QUESTION_COLUMNS: list[str] = [tag for tag, _, _ in V2_QUESTIONS]
+#: The header rows and question columns of each instrument this generator writes (v2 unless told).
+HEADER_ROWS = {"v2": V2_FORMAT.header_rows, "v3": V3_FORMAT.header_rows}
+QUESTIONS_OF = {"v2": QUESTION_COLUMNS, "v3": [tag for tag, _, _ in V3_QUESTIONS]}
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,8 @@ BAD_CELLS: tuple[tuple[str, str, str], ...] = (
     ("mentees_count", "3", "non_mentor"),  # off_branch
     ("mentor_again", V2_MENTOR_AGAIN["yes"], "non_mentor"),  # off_branch
 )
+# And in a v3 delivery: a label of the new item that is not an export label (the report's word).
+V3_BAD_CELLS: tuple[tuple[str, str, str], ...] = (("mentor_prepared", "Agree", "mentor"),)  # unknown_label
 
 
 def write_synthetic_deliveries(
@@ -113,8 +123,9 @@ def write_synthetic_deliveries(
     *,
     class_sizes: bool = True,
     mix: BucketMix = DEFAULT_MIX,
+    instrument: str = "v2",
 ) -> list[Path]:
-    """Write one v2 choice-text delivery of ``rows_per_year`` raw rows per survey year; return the paths.
+    """Write one choice-text delivery of ``rows_per_year`` raw rows per survey year; return the paths.
 
     Args:
         data_dir: the data folder; files go to ``landing/ssm_survey_<YYYY>.csv``.
@@ -126,7 +137,11 @@ def write_synthetic_deliveries(
             for years that should have no class size: the file then keeps only the other years' lines
             (or just its header), and the pipeline warns that these years have no response rate.
         mix: shares of previews, unfinished rows, refusals, duplicates and bad cells.
+        instrument: the export layout, "v2" or "v3" (whatever the year; the pipeline flags a v3 file
+            dated before 2026). v2's files do not change with this option.
     """
+    if instrument not in HEADER_ROWS:
+        raise ValueError(f"instrument {instrument!r}: this generator writes {', '.join(HEADER_ROWS)}")
     data_dir = Path(data_dir)
     landing = data_dir / "landing"
     landing.mkdir(parents=True, exist_ok=True)
@@ -134,9 +149,9 @@ def write_synthetic_deliveries(
     paths = []
     for year in sorted(set(years)):
         rng = np.random.default_rng([seed, year, rows_per_year])
-        frame, n_respondents = synthetic_year(year, rows_per_year, rng, mix)
+        frame, n_respondents = synthetic_year(year, rows_per_year, rng, mix, instrument)
         path = landing / f"ssm_survey_{year}.csv"
-        _write_v2(path, frame)
+        _write_v2(path, frame, HEADER_ROWS[instrument])
         paths.append(path)
         sizes[year] = max(1, round(n_respondents / rng.uniform(0.55, 0.75)))
     # The file always exists (header only, at worst), so readers need not special-case its absence.
@@ -145,10 +160,11 @@ def write_synthetic_deliveries(
 
 
 def synthetic_year(
-    year: int, rows: int, rng: np.random.Generator, mix: BucketMix = DEFAULT_MIX
+    year: int, rows: int, rng: np.random.Generator, mix: BucketMix = DEFAULT_MIX, instrument: str = "v2"
 ) -> tuple[pd.DataFrame, int]:
-    """The rows of one delivery as a frame of cells (V2_COLUMNS, in file order), and how many of them
-    are meant to be respondents."""
+    """The rows of one delivery as a frame of cells (the instrument's columns, in file order), and how
+    many of them are meant to be respondents."""
+    questions = QUESTIONS_OF[instrument]
     n_dup = _count(rows, mix.duplicate)
     n_preview = _count(rows, mix.preview)
     n_incomplete = _count(rows, mix.incomplete)
@@ -163,7 +179,7 @@ def synthetic_year(
         [n_respondents, n_preview, n_incomplete, n_no_consent, n_rejected],
     )
 
-    cells, cohort = _answers(n_base, year, rng)
+    cells, cohort = _answers(n_base, year, rng, instrument)
     meta = _metadata(n_base, year, rng, finished=kind != "incomplete")
     cells.update(meta)
     respondent = kind == "respondent"
@@ -177,23 +193,24 @@ def synthetic_year(
     # Unfinished: the answers stop part-way along the questionnaire (the demo's _unfinished).
     incomplete = np.flatnonzero(kind == "incomplete")
     kept = rng.integers(2, 11, size=incomplete.size)
-    for position, column in enumerate(QUESTION_COLUMNS):
+    for position, column in enumerate(questions):
         cells[column][incomplete[kept <= position]] = ""
-    cells["Progress"][incomplete] = np.clip(np.round(100 * kept / len(QUESTION_COLUMNS)), 5, 95)
+    cells["Progress"][incomplete] = np.clip(np.round(100 * kept / len(questions)), 5, 95)
     cells["consent"][incomplete] = V2_YES_NO["yes"]
 
     # Refusals: consent "No" (or left empty), and nothing else answered.
     no_consent = np.flatnonzero(kind == "no_consent")
-    for column in QUESTION_COLUMNS:
+    for column in questions:
         cells[column][no_consent] = ""
     cells["consent"][no_consent] = np.where(rng.random(no_consent.size) < 0.8, V2_YES_NO["no"], "")
 
     cells["ResponseId"][kind == "rejected"] = ""
 
     _comments(cells, np.flatnonzero(respondent), rng, mix)
-    flagged = _bad_cells(cells, np.flatnonzero(respondent), cohort, rng, mix)
+    bad_cells = BAD_CELLS + (V3_BAD_CELLS if instrument == "v3" else ())
+    flagged = _bad_cells(cells, np.flatnonzero(respondent), cohort, rng, mix, bad_cells)
 
-    frame = pd.DataFrame({column: cells[column] for column in V2_COLUMNS})
+    frame = pd.DataFrame({column: cells[column] for column in HEADER_ROWS[instrument][0]})
     # Earlier submissions of kept respondents (same ResponseId, recorded hours or days before).
     clean = np.flatnonzero(respondent & ~flagged)
     originals = rng.choice(clean, size=min(n_dup, clean.size), replace=False)
@@ -241,7 +258,9 @@ def _likert(rng: np.random.Generator, agree_probability: np.ndarray) -> np.ndarr
     return np.where(agree, high, low)
 
 
-def _answers(n: int, year: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _answers(
+    n: int, year: int, rng: np.random.Generator, instrument: str = "v2"
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Consented answers for n rows (the demo's _random_answers, a column at a time)."""
     # cohort codes index COHORTS; the demo's _draw_cohort
     cohort_code = rng.choice(
@@ -298,9 +317,11 @@ def _answers(n: int, year: int, rng: np.random.Generator) -> tuple[dict[str, np.
 
     # Reasons (shown when mentor_formal = no): each ticked with its probability; a non-mentor who
     # ticked none usually ticks one (the demo's _random_reasons). Labels joined by a bare comma.
-    codes = list(REASON_PROBABILITY)
-    ticked = rng.random((n, len(codes))) < np.array(list(REASON_PROBABILITY.values()))
-    weights = np.array(list(REASON_PROBABILITY.values()))
+    labels = REASONS_OFFERED[instrument]
+    probability = {code: REASON_PROBABILITY.get(code, NEW_REASON_PROBABILITY) for code in labels}
+    codes = list(probability)
+    ticked = rng.random((n, len(codes))) < np.array(list(probability.values()))
+    weights = np.array(list(probability.values()))
     forced = rng.choice(len(codes), size=n, p=weights / weights.sum())
     must = non_mentor & ~ticked.any(axis=1) & (rng.random(n) < 0.95)
     ticked[np.flatnonzero(must), forced[must]] = True
@@ -308,13 +329,17 @@ def _answers(n: int, year: int, rng: np.random.Generator) -> tuple[dict[str, np.
     patterns = ticked @ (1 << np.arange(len(codes)))
     joined = np.empty(1 << len(codes), dtype=object)
     for pattern in range(joined.size):
-        joined[pattern] = ",".join(REASONS[c] for i, c in enumerate(codes) if pattern >> i & 1)
+        joined[pattern] = ",".join(labels[c] for i, c in enumerate(codes) if pattern >> i & 1)
     cells["nonpart_reasons"] = joined[patterns]
     other_reason = ticked[:, codes.index(OTHER_REASON)]
     cells["nonpart_reasons_6_TEXT"] = np.where(
         other_reason, _pick(rng, dict.fromkeys(OTHER_REASON_TEXTS, 1), n), ""
     ).astype(object)
     cells["comments"] = np.full(n, "", dtype=object)
+    if instrument == "v3":  # drawn last, so that the v2 columns are drawn as in a v2 delivery
+        prepared = _likert(rng, np.full(n, PREPARED_AGREE))
+        prepared[~mentor | _skipped(rng, n)] = 0
+        cells["mentor_prepared"] = likert_labels[prepared]
     return cells, cohort
 
 
@@ -404,20 +429,25 @@ def _comments(cells: dict[str, np.ndarray], respondents: np.ndarray, rng: np.ran
 
 
 def _bad_cells(
-    cells: dict[str, np.ndarray], respondents: np.ndarray, cohort: np.ndarray, rng: np.random.Generator, mix
+    cells: dict[str, np.ndarray],
+    respondents: np.ndarray,
+    cohort: np.ndarray,
+    rng: np.random.Generator,
+    mix,
+    bad_cells: tuple[tuple[str, str, str], ...] = BAD_CELLS,
 ) -> np.ndarray:
     """Put one flagged cell on a share of respondents (every kind at least once in a delivery of 100
     respondents or more); return the mask of rows that carry one."""
     flagged = np.zeros(len(cohort), dtype=bool)
     n_bad = round(mix.bad_cell * respondents.size)
     if mix.bad_cell > 0 and respondents.size >= 100:
-        n_bad = max(n_bad, len(BAD_CELLS))
+        n_bad = max(n_bad, len(bad_cells))
     shuffled = rng.permutation(respondents)
-    for number, (column, raw_value, carrier) in enumerate(BAD_CELLS):
-        wanted = len(range(number, n_bad, len(BAD_CELLS)))
+    for number, (column, raw_value, carrier) in enumerate(bad_cells):
+        wanted = len(range(number, n_bad, len(bad_cells)))
         allowed = ~flagged[shuffled]
-        if carrier == "non_mentor":
-            allowed &= cohort[shuffled] == "non_mentor"
+        if carrier != "any":
+            allowed &= cohort[shuffled] == carrier
         rows = shuffled[allowed][:wanted]
         cells[column][rows] = raw_value
         if column == "specialty":
@@ -449,8 +479,8 @@ def _earlier_copies(kept: pd.DataFrame, rng: np.random.Generator) -> pd.DataFram
 # --------------------------------------------------------------------------------------------------
 
 
-def _write_v2(path: Path, frame: pd.DataFrame) -> None:
-    """The three header rows (csv module), then the rows as DuckDB writes CSV: quoted only where a
+def _write_v2(path: Path, frame: pd.DataFrame, header_rows: list[list[str]] = V2_FORMAT.header_rows) -> None:
+    """The three header rows of v2 or v3 (csv module), then the rows as DuckDB writes CSV: quoted only where a
     field holds a comma, quote or line break, empty cells unquoted, LF endings (what csv.writer and
     pandas write too, byte for byte, only twice as fast)."""
     import duckdb
@@ -472,7 +502,7 @@ def _write_v2(path: Path, frame: pd.DataFrame) -> None:
             "(format csv, header false, delimiter ',', quote '\"', escape '\"')"
         )
     with path.open("w", encoding="utf-8", newline="") as handle:
-        csv.writer(handle, lineterminator="\n").writerows(V2_FORMAT.header_rows)
+        csv.writer(handle, lineterminator="\n").writerows(header_rows)
         with body.open(encoding="utf-8", newline="") as rows:
             shutil.copyfileobj(rows, handle, 1 << 20)
     body.unlink()
@@ -503,10 +533,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=200, help="raw rows per delivery")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--no-class-sizes", action="store_true")
+    parser.add_argument("--instrument", choices=sorted(HEADER_ROWS), default="v2", help="export layout")
     args = parser.parse_args(argv)
     years = parse_years(args.years)
     paths = write_synthetic_deliveries(
-        args.data_dir, years, args.rows, args.seed, class_sizes=not args.no_class_sizes
+        args.data_dir,
+        years,
+        args.rows,
+        args.seed,
+        class_sizes=not args.no_class_sizes,
+        instrument=args.instrument,
     )
     print(f"wrote {len(paths)} deliveries of {args.rows} rows to {args.data_dir / 'landing'}")
 

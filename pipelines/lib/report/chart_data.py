@@ -131,6 +131,14 @@ def chart_specs(context: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         parts.append(f"{v['label']}: {figures}.")
     years = data["trends"]["years"]
     span = fmt.span(years[0], years[-1])
+    # A series break is said in words too: the dotted line alone would not reach a screen reader.
+    breaks = " ".join(
+        f"In “{panel['label']}” the question was reworded in {year}: a dotted line marks it and the "
+        "line does not join the years before, which are not comparable."
+        for panel in data["trends"]["panels"]
+        for year in panel["breaks"]
+    )
+    breaks = f" {breaks}" if breaks else ""
     specs = {
         "value_items": {
             "alt": "Share agreeing with each statement in "
@@ -140,7 +148,8 @@ def chart_specs(context: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         },
         "trends": {
             "alt": f"Line charts, one per question, of the share agreeing by survey year ({span}) for each group, "
-            "with 95% confidence intervals. The figures are in the tables “Share agreeing by year” below.",
+            "with 95% confidence intervals. The figures are in the tables “Share agreeing by year” below."
+            + breaks,
             "caption": "Share agreeing by survey year, with 95% confidence intervals. Hidden shares are drawn as "
             "bounds; a vertical line marks a change of wording, which starts a new series.",
         },
@@ -165,7 +174,7 @@ def chart_specs(context: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     specs["trends"]["digest_alt"] = (
         f"Line charts, one per question, of the share agreeing by survey year ({span}) for each group. "
         "This year's figures, the change from the year before and the lowest and highest so far are in "
-        "the table “At a glance” above."
+        "the table “At a glance” above." + breaks
     )
     specs["trends"]["digest_details"] = "glance-table"
     for name, (width, height) in chart_sizes(data).items():

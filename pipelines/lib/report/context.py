@@ -106,8 +106,9 @@ def _context(
     f = figures[year]
     population = this_year.population(f)
     demographics = this_year.demographics(f)
-    value_items = [this_year.value_item(f, m) for m in VALUE_ITEMS]
-    mentor_experience = [this_year.mentor_item(f, m) for m in MENTOR_ITEMS]
+    # A metric the year's survey did not ask (a question added later) has no section at all.
+    value_items = [this_year.value_item(f, m) for m in VALUE_ITEMS if f.asked(m)]
+    mentor_experience = [this_year.mentor_item(f, m) for m in MENTOR_ITEMS if f.asked(m)]
     reasons = this_year.reasons(f)
     hist = history(figures, year, tests)
     at_a_glance = glance(figures, year, hist)

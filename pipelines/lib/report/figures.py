@@ -32,6 +32,7 @@ from pipelines.lib.report.disclosure import Model, Protection, State, Unprotecta
 from pipelines.lib.report.formatting import interval_percent, percent
 from pipelines.lib.report.labels import CHARACTERISTICS, EXCLUSIONS, METRICS, TESTED_LEVELS, VALUE_ITEMS
 from pipelines.lib.report.marts import ReportDataError, YearMarts
+from schemas.codebook import CODEBOOK_PATH
 
 #: Shown instead of a figure whose denominator is 0 (spec §8).
 NO_DATA = "no data"
@@ -112,6 +113,11 @@ class YearFigures:
 
     def has(self, figure: str) -> bool:
         return figure in self.model.figures
+
+    def asked(self, metric_id: str) -> bool:
+        """Whether the year's survey asked the metric's question: the marts have rows for it that year
+        (a metric added later has none before its first year, which is not "no data")."""
+        return any(metric == metric_id for metric, _ in self.marts.metrics)
 
     def value(self, figure: str) -> int:
         return self.model.figures[figure].value
@@ -323,8 +329,9 @@ def _plain(value: Any) -> Any:
 
 @functools.cache
 def _deciding_source() -> str:
-    """A digest of the modules whose code decides what is shown."""
-    sources = (disclosure.__file__, __file__, report_labels.__file__, report_marts.__file__)
+    """A digest of the modules whose code decides what is shown, and of the codebook (the metrics, their
+    answer levels and the tested levels come from it)."""
+    sources = (disclosure.__file__, __file__, report_labels.__file__, report_marts.__file__, CODEBOOK_PATH)
     return hashlib.sha256(b"".join(Path(path).read_bytes() for path in sources)).hexdigest()
 
 

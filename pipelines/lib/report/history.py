@@ -37,6 +37,10 @@ from pipelines.lib.stats.trend import cochran_armitage
 ALPHA = 0.05
 #: The most combinations of hidden counts tried before a trend test is simply not shown.
 MAX_COMBINATIONS = 4096
+#: A year whose survey did not ask the question (not the same as nobody answering it).
+NOT_ASKED = "not asked"
+#: The change shown in the first year of a new wording: the year before asked another question.
+NEW_WORDING = "new question wording"
 REASONS_PER_TABLE = 3
 
 
@@ -65,7 +69,13 @@ def history(
         previous year this report tests).
     """
     years = sorted(y for y in figures if y <= year)
-    trends = [_metric_history(figures, years, metric_id, tests) for metric_id in METRICS]
+    # A metric starts in the first year the survey asked it (a question added later has no rows
+    # before); one not yet asked by the report's year is not shown at all.
+    trends = [
+        _metric_history(figures, [y for y in years if y >= first], metric_id, tests)
+        for metric_id in METRICS
+        if (first := first_asked(figures, years, metric_id)) is not None
+    ]
     changes_tested = sum(
         1
         for metric in trends
@@ -86,6 +96,16 @@ def history(
 # --------------------------------------------------------------------------------------------------
 # each metric over the years
 # --------------------------------------------------------------------------------------------------
+
+
+def first_asked(figures: Mapping[int, YearFigures], years: Sequence[int], metric_id: str) -> int | None:
+    """The first of ``years`` whose survey asked the metric's question, or None."""
+    return next((y for y in years if figures[y].asked(metric_id)), None)
+
+
+def not_asked() -> dict[str, Any]:
+    """A share in a year whose survey did not ask the question."""
+    return {**no_share(), "text": NOT_ASKED, "percent": NOT_ASKED}
 
 
 def share_of(f: YearFigures, metric_id: str, cohort: str) -> dict[str, Any]:
@@ -113,10 +133,14 @@ def _metric_history(
         f = figures[y]
         cells = []
         for cohort in metric.cohorts:
-            share = share_of(f, metric_id, cohort)
-            share["change"] = _change(figures, y, metric_id, cohort)
+            if f.asked(metric_id):
+                share = share_of(f, metric_id, cohort)
+                share["change"] = _change(figures, y, metric_id, cohort)
+            else:
+                share = {**not_asked(), "change": {**cell(NOT_ASKED, no_data=True), **_NO_CHANGE}}
             cells.append(share)
         rows.append({"year": y, "cells": cells, "series_start": _series_start(f, metric_id)})
+    # A break is where the marts start a new series (series_start, spec §8 rev 2) after a year with data.
     earlier = [r for r in rows if any(not c["no_data"] for c in r["cells"])]
     for previous, current in itertools.pairwise(earlier):
         if current["series_start"] != previous["series_start"]:
@@ -129,14 +153,26 @@ def _metric_history(
     return {
         "metric_id": metric_id,
         "label": metric.label,
-        "question": metric.question,
+        "question": metric.question_in(year),
         "columns": [
             {"index": i, "cohort": c, "label": COHORT_LABELS[c]} for i, c in enumerate(metric.cohorts)
         ],
         "rows": rows,
         "tests": tests_by_cohort,
         "breaks": breaks,
+        "break_notes": [_break_note(metric_id, b, rows) for b in breaks],
     }
+
+
+def _break_note(metric_id: str, year: int, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What a series break says: the question was reworded, so the years before are not comparable."""
+    metric = METRICS[metric_id]
+    before = max((r["year"] for r in rows if r["year"] < year), default=year - 1)
+    old, new = metric.question_in(before), metric.question_in(year)
+    text = f"Question reworded in {year}; earlier years are not comparable."
+    if old != new:
+        text += f" Until {before}: “{old}” From {year}: “{new}”"
+    return {"year": year, "text": text}
 
 
 def _series_start(f: YearFigures, metric_id: str) -> int | None:
@@ -144,11 +180,14 @@ def _series_start(f: YearFigures, metric_id: str) -> int | None:
     return int(row["series_start"]) if row and row.get("series_start") is not None else None
 
 
+_NO_CHANGE = {"tested": False, "change": None, "p_value": None, "prior_year": None}
+
+
 def _change(figures: Mapping[int, YearFigures], year: int, metric_id: str, cohort: str) -> dict[str, Any]:
     """The change from the previous year of the same series, shown only when both shares are."""
     f = figures[year]
     row = f.marts.metrics.get((metric_id, cohort))
-    base = {"tested": False, "change": None, "p_value": None, "prior_year": None}
+    base = dict(_NO_CHANGE)
     if row is None or not row["denominator"]:
         return {**cell(NO_DATA, no_data=True), **base}
     prior_year = row.get("prior_year")
@@ -159,7 +198,7 @@ def _change(figures: Mapping[int, YearFigures], year: int, metric_id: str, cohor
             for y in figures
             if y < year
         )
-        words = "new wording" if earlier_data and first == year else "first year"
+        words = NEW_WORDING if earlier_data and first == year else "first year"
         return {**cell(words), **base}
     prior = figures[int(prior_year)]
     base = {**base, "tested": row["p_value_vs_prior"] is not None, "prior_year": int(prior_year)}
@@ -311,9 +350,16 @@ def ratio_cell(f: YearFigures, metric_id: str) -> dict[str, Any]:
 
 
 def _ratios(figures: Mapping[int, YearFigures], years: Sequence[int]) -> dict[str, Any]:
+    items = [m for m in VALUE_ITEMS if first_asked(figures, years, m) is not None]
+
+    def ratio_or_not_asked(f: YearFigures, metric_id: str) -> dict[str, Any]:
+        if f.asked(metric_id):
+            return ratio_cell(f, metric_id)
+        return {**ratio_cell(f, metric_id), "text": NOT_ASKED}
+
     return {
-        "columns": [{"metric_id": m, "label": METRICS[m].label} for m in VALUE_ITEMS],
-        "rows": [{"year": y, "cells": [ratio_cell(figures[y], m) for m in VALUE_ITEMS]} for y in years],
+        "columns": [{"metric_id": m, "label": METRICS[m].label} for m in items],
+        "rows": [{"year": y, "cells": [ratio_or_not_asked(figures[y], m) for m in items]} for y in years],
     }
 
 
@@ -391,19 +437,43 @@ def glance(figures: Mapping[int, YearFigures], year: int, hist: Mapping[str, Any
         series = this_row["series_start"]
         in_series = [r for r in metric["rows"] if series is None or r["series_start"] == series]
         cells = [r["cells"][index] for r in in_series]
+        new_series = bool(metric["breaks"]) and metric["breaks"][-1] == series
+        range_cell = _range(cells, [r["year"] for r in in_series])
+        if new_series and range_cell["text"] == "first year":
+            range_cell = cell("first year of the new wording")
         rows.append(
             {
                 "label": metric["label"],
                 "group": COHORT_LABELS[cohort],
                 "this_year": this_row["cells"][index],
                 "change": this_row["cells"][index]["change"],
-                "range": _range(cells, [r["year"] for r in in_series]),
+                "range": range_cell,
                 "trend": metric["tests"][index],
-                "new_series": bool(metric["breaks"]) and metric["breaks"][-1] == series,
+                "new_series": new_series,
+                # Why the change, range and trend start late: the question was reworded.
+                "series_note": _series_note(metric["label"], series, year) if new_series else "",
             }
         )
     prior = [y for y in sorted(figures) if y < year]
-    return {"year": year, "prior_year": prior[-1] if prior else None, "rows": rows}
+    return {
+        "year": year,
+        "prior_year": prior[-1] if prior else None,
+        "rows": rows,
+        "notes": [r["series_note"] for r in rows if r.get("series_note")],
+    }
+
+
+def _series_note(label: str, series: int, year: int) -> str:
+    """The at-a-glance note on a measure whose question was reworded (its current series starts late)."""
+    if series == year:
+        return (
+            f"“{label}”: question reworded in {series}; earlier years are not comparable, so there is no "
+            f"change from the year before, and the range and trend start again in {series}."
+        )
+    return (
+        f"“{label}”: question reworded in {series}; earlier years are not comparable, so the range and "
+        f"trend cover {series} on."
+    )
 
 
 def _glance_response_rate(figures: Mapping[int, YearFigures], year: int) -> dict[str, Any]:
@@ -428,6 +498,7 @@ def _glance_response_rate(figures: Mapping[int, YearFigures], year: int) -> dict
         "range": _range(rates, years),
         "trend": {**cell("not tested", no_data=True), "words": "not tested"},
         "new_series": False,
+        "series_note": "",
     }
 
 

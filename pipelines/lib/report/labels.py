@@ -1,5 +1,12 @@
 """The report's vocabulary: how each metric, cohort, answer, group and rule is named for a reader.
 
+The survey's words come from its codebook (schemas/codebook.yaml, loaded by ``schemas.codebook``):
+the metrics and their labels, clauses and question wordings by year, the answer levels, the cohorts,
+the demographic characteristics and their tests, the reasons' short names and the instruments. A
+new metric or a reworded question is a codebook entry, never an edit here. What the codebook does not
+cover (the exclusion buckets of spec §5, the names of the tests and of the data-quality rules) is
+written out below.
+
 One place for the words; the figures come from the marts (``report_marts``), their protection from
 ``report_figures`` and the sentences from ``report_data``.
 """
@@ -8,6 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from schemas.codebook import Codebook, Wording, codebook
+from schemas.instruments import instruments
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -15,87 +25,116 @@ class Metric:
 
     metric_id: str
     label: str  # short name for tables and charts
-    question: str  # the item as the survey asked it
+    wordings: tuple[Wording, ...]  # the item as the survey asked it, from each wording's first year
     clause: str  # the statement, lower-case, to follow "agree that ..."
     answer: str  # what counts: "agree" (4 or 5) or "yes"
     cohorts: tuple[str, ...]  # cohorts shown in tables, trends and charts
     levels: tuple[str, ...]  # answer levels of item_distributions, in display order
     yes_levels: tuple[str, ...]  # the levels that count as agreeing / yes
+    compared: bool  # whether mentors are compared with non-mentors on it (cohort_comparisons)
+
+    def question_in(self, year: int) -> str:
+        """The question as the survey of ``year`` asked it."""
+        current = self.wordings[0]
+        for wording in self.wordings[1:]:
+            if wording.start is not None and wording.start <= year:
+                current = wording
+        return current.question
+
+    def reworded_in(self, year: int) -> bool:
+        """Whether ``year`` is the first year of a new wording of the question."""
+        return any(w.start == year for w in self.wordings[1:])
 
 
-LIKERT_LEVELS = ("1", "2", "3", "4", "5")
-LIKERT_YES = ("4", "5")
-LEVEL_NAMES = {
-    "1": "Strongly disagree",
-    "2": "Disagree",
-    "3": "Neither agree nor disagree",
-    "4": "Agree",
-    "5": "Strongly agree",
-    "yes": "Yes",
-    "no": "No",
-    "unsure": "Unsure",
-}
+def _metrics(book: Codebook) -> dict[str, Metric]:
+    metrics = {}
+    for metric_id, m in book.metrics.items():
+        variable = book.variables[m.variable]
+        # item_distributions stores the level as text: "1".."5", "yes", "no", "unsure".
+        metrics[metric_id] = Metric(
+            metric_id=metric_id,
+            label=m.label,
+            wordings=variable.wordings,
+            clause=m.clause,
+            answer=m.answer,
+            cohorts=m.cohorts,
+            levels=tuple(str(v) for v in variable.value_list),
+            yes_levels=tuple(str(v) for v in m.yes),
+            compared=m.compared,
+        )
+    return metrics
 
-VALUE_ITEMS = ("value_distinct", "value_mentee", "value_mentor")
-MENTOR_ITEMS = ("mentor_again", "mentor_worthwhile")
 
-METRICS: dict[str, Metric] = {
-    "value_distinct": Metric(
-        "value_distinct",
-        "SSM has a value of its own",
-        "SSM is valuable in a way that is different from student/resident or student/faculty mentoring.",
-        "student/student mentoring is valuable in a way that is different from student/resident or "
-        "student/faculty mentoring",
-        "agree",
-        ("all", "mentor", "non_mentor"),
-        LIKERT_LEVELS,
-        LIKERT_YES,
-    ),
-    "value_mentee": Metric(
-        "value_mentee",
-        "Being a mentee is beneficial",
-        "Being the mentee in an SSM relationship is (or would be) beneficial.",
-        "being the mentee in an SSM relationship is (or would be) beneficial",
-        "agree",
-        ("all", "mentor", "non_mentor"),
-        LIKERT_LEVELS,
-        LIKERT_YES,
-    ),
-    "value_mentor": Metric(
-        "value_mentor",
-        "Being a mentor is valuable",
-        "Being a mentor in an SSM program is (or would be) valuable.",
-        "being a mentor in an SSM program is (or would be) valuable",
-        "agree",
-        ("all", "mentor", "non_mentor"),
-        LIKERT_LEVELS,
-        LIKERT_YES,
-    ),
-    # Only formal mentors are asked these two (§2), so only the mentor cohort is shown; "all" would
-    # repeat the same people and "non_mentor" is always "no data".
-    "mentor_again": Metric(
-        "mentor_again",
-        "Would mentor again",
-        "Would you serve as a mentor again?",
-        "they would serve as a mentor again",
-        "yes",
-        ("mentor",),
-        ("yes", "unsure", "no"),
-        ("yes",),
-    ),
-    "mentor_worthwhile": Metric(
-        "mentor_worthwhile",
-        "Mentoring was worthwhile",
-        "Serving as a mentor was a worthwhile experience.",
-        "serving as a mentor was a worthwhile experience",
-        "agree",
-        ("mentor",),
-        LIKERT_LEVELS,
-        LIKERT_YES,
-    ),
-}
+def _level_names(book: Codebook) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for m in book.metrics.values():
+        for answer in book.variables[m.variable].values:
+            names.setdefault(str(answer.value), answer.label)
+    return names
 
-COHORT_LABELS = {"all": "All respondents", "mentor": "Mentors", "non_mentor": "Non-mentors"}
+
+def _characteristics(book: Codebook) -> dict[str, tuple[str, tuple[str, ...]]]:
+    out = {}
+    for name, c in book.characteristics.items():
+        if c.grouped_by:
+            levels = tuple(str(g.value) for g in book.specialty_groups)
+        else:
+            levels = tuple(str(v) for v in book.variables[c.variable].value_list)
+        out[name] = (c.label, levels)
+    return out
+
+
+def _demographic_levels(book: Codebook) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for c in book.characteristics.values():
+        answers = book.specialty_groups if c.grouped_by else book.variables[c.variable].values
+        for answer in answers:
+            names.setdefault(str(answer.value), answer.label)
+    return names
+
+
+def _reason_short_labels(book: Codebook) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for breakdown in book.breakdowns.values():
+        for answer in book.variables[breakdown.variable].values:
+            if answer.short and isinstance(answer.value, int):
+                out.setdefault(answer.value, answer.short)
+    return out
+
+
+def _v1_column_variables() -> dict[str, str]:
+    """Export column -> variable in the v1 mapping, where the column is not named after the variable.
+
+    A multi-select spread over columns (Q12_1..Q12_6) is also named by their common stem (Q12).
+    """
+    v1 = next((i for i in instruments() if i.name == "v1"), None)
+    if v1 is None:
+        return {}
+    out: dict[str, str] = {}
+    for name, variable in v1.variables.items():
+        columns = variable.source_columns()
+        for column in columns:
+            if column != name:
+                out[column] = name
+        if variable.kind == "multi_columns" and columns:
+            stems = {column.rsplit("_", 1)[0] for column in columns}
+            if len(stems) == 1:
+                out.setdefault(stems.pop(), name)
+    return out
+
+
+_BOOK = codebook()
+
+METRICS: dict[str, Metric] = _metrics(_BOOK)
+#: The metrics on which mentors are compared with non-mentors (asked of every respondent).
+VALUE_ITEMS = tuple(m for m, metric in METRICS.items() if metric.compared)
+#: The other metrics: asked of mentors only (a new one joins this section by its codebook entry).
+MENTOR_ITEMS = tuple(m for m, metric in METRICS.items() if not metric.compared)
+
+#: Answer levels (as item_distributions stores them) -> the words of the answer list.
+LEVEL_NAMES = _level_names(_BOOK)
+
+COHORT_LABELS = {"all": "All respondents", **{name: c.label for name, c in _BOOK.cohorts.items()}}
 
 #: Buckets of responses that are not counted (spec §5), in the order they are applied.
 EXCLUSIONS = (
@@ -106,48 +145,18 @@ EXCLUSIONS = (
     ("rejected", "Unreadable", "A row that could not be read at all."),
 )
 
-#: The four cohorts of spec §7: (response_funnel column, cohort code, label, description, compared).
-COHORTS_FLOW = (
-    ("mentors", "mentor", "Mentors", "Mentored in the formal SSM program.", True),
-    ("non_mentors", "non_mentor", "Non-mentors", "Took part in no student/student mentoring.", True),
-    (
-        "informal",
-        "informal",
-        "Informal only",
-        "Took part only in informal mentoring: counted, not compared.",
-        False,
-    ),
-    (
-        "unclassified",
-        "unclassified",
-        "Unclassified",
-        "Did not say whether they mentored: counted, not compared.",
-        False,
-    ),
-)
+#: The cohorts of spec §7: (response_funnel column, cohort code, label, description, compared).
+COHORTS_FLOW = tuple((c.total, name, c.label, c.description, c.compared) for name, c in _BOOK.cohorts.items())
 
 #: Demographic characteristics: code -> (label, levels in display order; age has none).
-CHARACTERISTICS = {
-    "gender": ("Gender", ("female", "male", "nonbinary_or_other", "not_reported")),
-    "age": ("Age (years)", ()),
-    "specialty_group": ("Specialty matched into", ("primary_care", "surgical", "other", "not_matched")),
-}
-CHARACTERISTIC_NAMES = {"gender": "gender", "age": "age", "specialty_group": "matched specialty group"}
+CHARACTERISTICS = _characteristics(_BOOK)
+CHARACTERISTIC_NAMES = {name: c.reader_name for name, c in _BOOK.characteristics.items()}
 
-DEMOGRAPHIC_LEVELS = {
-    "female": "Female",
-    "male": "Male",
-    "nonbinary_or_other": "Non-binary or other",
-    "not_reported": "Preferred not to say",
-    "primary_care": "Primary care",
-    "surgical": "Surgical",
-    "other": "Other specialties",
-    "not_matched": "Did not match / not applicable",
-}
+DEMOGRAPHIC_LEVELS = _demographic_levels(_BOOK)
 
 #: Which levels enter each test (spec §8): gender compares female with male only, specialty_group
 #: leaves out not_matched.
-TESTED_LEVELS = {"gender": ("female", "male"), "specialty_group": ("primary_care", "surgical", "other")}
+TESTED_LEVELS = {name: c.tested for name, c in _BOOK.characteristics.items() if c.tested}
 
 TEST_LABELS = {
     "fisher_exact": "Fisher's exact test",
@@ -155,22 +164,10 @@ TEST_LABELS = {
     "welch_t": "Welch's t-test",
 }
 
-TEST_NOTES = {
-    "gender": "The test compares women with men; other answers are shown but not tested.",
-    "specialty_group": "The test leaves out students who did not match.",
-    "age": "Mean (standard deviation) of students who gave a valid age.",
-}
+TEST_NOTES = {name: c.note for name, c in _BOOK.characteristics.items()}
 
 #: Column headings of the reasons-over-the-years table (the full labels are in the table's caption).
-REASON_SHORT_LABELS = {
-    1: "No time",
-    2: "Not aware",
-    3: "Not interested",
-    4: "Not qualified",
-    5: "Not selected",
-    6: "Other",
-    7: "Schedule",
-}
+REASON_SHORT_LABELS = _reason_short_labels(_BOOK)
 
 DQ_RULE_LABELS = {
     "not_an_integer": "Not a whole number",
@@ -178,27 +175,10 @@ DQ_RULE_LABELS = {
     "not_in_code_list": "Code not in the answer list",
     "unknown_label": "Answer text not in the answer list",
     "off_branch": "Answer to a question the respondent was not meant to see",
+    "instrument_outside_its_years": "Survey version not the one used that year",
 }
 
 # v1 exports name columns Q1..Q13; say which question they are so the appendix reads without the codebook.
-V1_COLUMN_VARIABLES = {
-    "Q1": "consent",
-    "Q2": "gender",
-    "Q3": "age",
-    "Q4": "specialty",
-    "Q5": "mentor_formal",
-    "Q6": "mentor_informal",
-    "Q7": "had_student_mentor",
-    "Q8_1": "value_distinct",
-    "Q8_2": "value_mentee",
-    "Q8_3": "value_mentor",
-    "Q9": "mentor_again",
-    "Q10": "mentor_worthwhile",
-    "Q11": "mentees_count",
-    "Q12": "nonpart_reasons",
-}
+V1_COLUMN_VARIABLES = _v1_column_variables()
 
-INSTRUMENT_LABELS = {
-    "v1": "Qualtrics legacy export (v1, numeric codes)",
-    "v2": "Qualtrics current export (v2)",
-}
+INSTRUMENT_LABELS = {name: entry.label for name, entry in _BOOK.instruments.items()}

@@ -120,6 +120,8 @@ def render_text_summary(context: Mapping[str, Any], attachment_name: str = "") -
             f"{row['change']['text']}; so far {row['range']['text']}; trend {row['trend']['text']}"
         )
         lines += _wrap(text + (marker if masked else ""), bullet="- ")
+    for note in glance.get("notes", []):
+        lines += _wrap(note)
     if context["any_masked"]:
         lines.append("")
         lines += _wrap(f"* {context['footnotes']['small']}")

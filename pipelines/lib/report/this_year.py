@@ -391,7 +391,7 @@ def value_item(f: YearFigures, metric_id: str) -> dict[str, Any]:
     return {
         "metric_id": metric_id,
         "label": metric.label,
-        "question": metric.question,
+        "question": metric.question_in(f.year),
         "shares": [shares[c] for c in metric.cohorts],
         "comparison": _comparison(f, metric_id, shares),
         "distribution": _distribution(f, metric_id),
@@ -425,7 +425,7 @@ def mentor_item(f: YearFigures, metric_id: str) -> dict[str, Any]:
     return {
         "metric_id": metric_id,
         "label": metric.label,
-        "question": metric.question,
+        "question": metric.question_in(f.year),
         "share": share,
         "sentence": share_sentence(share, "mentors", verb, metric.clause, f.k),
         "note": "Only “yes” counts; “unsure” counts as not yes." if metric.answer == "yes" else "",
