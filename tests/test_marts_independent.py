@@ -291,7 +291,7 @@ def test_response_funnel(built) -> None:
         size = CLASS_SIZES.get(year)
         assert row["class_size"] == size
         assert close(row["response_rate"], n / size if size else None, 1e-12)
-        assert row["instrument_version"] == ("v1" if year <= 2019 else "v2")
+        assert row["instrument_version"] == ("v1" if year <= 2019 else "v2" if year < V3_FROM else "v3")
 
 
 def test_metric_summary(built) -> None:
