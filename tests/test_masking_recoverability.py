@@ -51,6 +51,8 @@ METRICS = {
     "value_mentor": (("1", "2", "3", "4", "5"), ("4", "5")),
     "mentor_again": (("yes", "unsure", "no"), ("yes",)),
     "mentor_worthwhile": (("1", "2", "3", "4", "5"), ("4", "5")),
+    # spec §2, §8 (rev 2): asked from 2026 on, no rows before
+    "mentor_prepared": (("1", "2", "3", "4", "5"), ("4", "5")),
 }
 BUCKETS = ("preview", "incomplete", "no_consent", "duplicate", "rejected")
 TESTED = {"gender": ("female", "male"), "specialty_group": ("primary_care", "surgical", "other")}
@@ -144,6 +146,8 @@ def read_year(con: duckdb.DuckDBPyConnection, year: int, k: int) -> YearModel:
     }
     others_size = funnel["informal"] + funnel["unclassified"]
     for metric, (answers, yes_levels) in METRICS.items():
+        if (metric, "all") not in summary:
+            continue  # not asked by the year's survey: nothing about it is shown
         x = {c: summary[(metric, c)][0] for c in ("all", "mentor", "non_mentor")}
         n = {c: summary[(metric, c)][1] for c in ("all", "mentor", "non_mentor")}
         x["other"], n["other"] = (
