@@ -18,12 +18,6 @@ from pathlib import Path
 import duckdb
 
 from pipelines.lib.warehouse import deliveries
-from schemas.codebook import codebook
-
-# The answer columns of raw.responses come from the codebook. A warehouse made before a variable was
-# added gains its column (empty for the years before) the next time it is opened for writing.
-_ANSWER_COLUMNS = codebook().answer_columns()
-RESPONSE_ANSWER_DDL = ",\n    ".join(f"{name} {sql_type}" for name, sql_type in _ANSWER_COLUMNS)
 
 # raw.deliveries is declared by its owner, pipelines/lib/warehouse/deliveries.py.
 RAW_DDL = (
@@ -37,7 +31,7 @@ create table if not exists raw.responses (
     bucket varchar not null,
     respondent_key varchar,
     recorded_at timestamp,
-    -- one column per answer column of the codebook (schemas/codebook.yaml): RESPONSE_ANSWER_DDL
+    -- one column per answer column of the codebook (schemas/codebook.yaml): ensure_raw_tables
     {answers}
 );
 create table if not exists raw.data_quality_issues (
@@ -62,7 +56,7 @@ create table if not exists ops.report_emails (
     detail varchar
 );
 """
-).replace("{answers}", RESPONSE_ANSWER_DDL)
+)
 
 LOCK_WAIT_SECONDS = 120.0
 # How long to wait for another program's lock on the warehouse before giving up (seconds).
@@ -147,8 +141,21 @@ def connect(
 
 
 def ensure_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw and ops tables when missing, and add the codebook's new answer columns (idempotent)."""
-    connection.execute(RAW_DDL)
+    """Create the raw and ops tables when missing, and add the codebook's new answer columns (idempotent).
+
+    The answer columns of raw.responses come from the codebook. A warehouse made before a variable was
+    added gains its column (empty for the years before) the next time it is opened for writing. The
+    codebook is read here, not at import: deciding that nothing is new (pipelines/pending.py) never
+    needs it.
+    """
+    from schemas.codebook import codebook
+
+    answer_columns = codebook().answer_columns()
+    connection.execute(
+        RAW_DDL.replace(
+            "{answers}", ",\n    ".join(f"{name} {sql_type}" for name, sql_type in answer_columns)
+        )
+    )
     present = {
         name
         for (name,) in connection.execute(
@@ -156,7 +163,7 @@ def ensure_raw_tables(connection: duckdb.DuckDBPyConnection) -> None:
             "where table_schema = 'raw' and table_name = 'responses' and table_catalog = current_database()"
         ).fetchall()
     }
-    for name, sql_type in _ANSWER_COLUMNS:
+    for name, sql_type in answer_columns:
         if name not in present:
             connection.execute(f"alter table raw.responses add column {name} {sql_type}")
 
