@@ -14,3 +14,22 @@ grid as (
     ) as cohorts
 )
 {%- endmacro %}
+
+{#- The metric items the respondents of `relation` answered: one row per respondent and metric variable
+    (survey_year, respondent_key, cohort, variable, level = the answer as text); unpivot leaves out the
+    unanswered (null) items. The variables are the codebook's (macros/codebook.sql). -#}
+{% macro metric_answers(relation) -%}
+{%- set variables = codebook_metric_variables() -%}
+unpivot (
+    select
+        survey_year,
+        respondent_key,
+        cohort,
+        {% for variable in variables -%}
+        {{ variable }}::varchar as {{ variable }}{{ "," if not loop.last }}
+        {% endfor %}
+    from {{ relation }}
+)
+on {{ variables | join(', ') }}
+into name variable value level
+{%- endmacro %}

@@ -1,28 +1,15 @@
 -- One row per respondent and metric of spec §8 that the respondent answered, with whether it counts
 -- as a "yes" (the metric's yes levels in the codebook: agree = 4 or 5 on likert items; mentor_again:
 -- only "yes", unsure is not yes). The metrics and their levels are the seeds generated from the
--- codebook; the variables they ask, its macro.
-{% set variables = codebook_metric_variables() %}
+-- codebook; the variables they ask, its macro (through metric_answers, macros/metric_rows.sql).
 
 with respondents as (
     select * from {{ ref('int_respondents_assigned_to_cohorts') }}
     where {{ for_survey_year() }}
 ),
 
--- unpivot leaves out the unanswered (null) items
 answers as (
-    unpivot (
-        select
-            survey_year,
-            respondent_key,
-            cohort,
-            {% for variable in variables -%}
-            {{ variable }}::varchar as {{ variable }}{{ "," if not loop.last }}
-            {% endfor %}
-        from respondents
-    )
-    on {{ variables | join(', ') }}
-    into name variable value level
+    {{ metric_answers('respondents') }}
 ),
 
 metrics as (

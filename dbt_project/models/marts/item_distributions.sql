@@ -31,22 +31,11 @@ levels as (
         on grid.metric_id = metric_levels.metric_id
 ),
 
--- One row per answered item (unpivot leaves out the unanswered, null, ones), counted per cohort.
-{% set variables = codebook_metric_variables() %}
+-- One row per answered item (the unanswered, null, ones are left out), counted per cohort.
 answer_counts as (
     select answers.survey_year, answers.cohort, metrics.metric_id, answers.level, count(*) as n
     from (
-        unpivot (
-            select
-                survey_year,
-                cohort,
-                {% for variable in variables -%}
-                {{ variable }}::varchar as {{ variable }}{{ "," if not loop.last }}
-                {% endfor %}
-            from respondents
-        )
-        on {{ variables | join(', ') }}
-        into name variable value level
+        {{ metric_answers('respondents') }}
     ) as answers
     inner join {{ ref('metrics') }} as metrics
         on answers.variable = metrics.variable
