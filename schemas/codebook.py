@@ -307,6 +307,19 @@ def _check_condition(
     return dict(condition)
 
 
+def _variable_of(spec: dict[str, Any], variables: dict[str, Variable], path: Path, entry: str) -> Variable:
+    """The variable an entry (a metric, a characteristic) is on; refused when the codebook has none."""
+    variable = variables.get(spec.get("variable"))
+    if variable is None:
+        raise CodebookError(
+            path,
+            entry,
+            f"is on the variable {spec.get('variable')!r}, which variables does not define",
+            "Name a variable of the codebook.",
+        )
+    return variable
+
+
 def load_codebook(path: Path = CODEBOOK_PATH) -> Codebook:
     """Read and check a codebook file.
 
@@ -444,14 +457,7 @@ def load_codebook(path: Path = CODEBOOK_PATH) -> Codebook:
     metrics: dict[str, Metric] = {}
     for metric_id, spec in _section(raw, "metrics", path).items():
         entry = f"metrics.{metric_id}"
-        variable = variables.get(spec.get("variable"))
-        if variable is None:
-            raise CodebookError(
-                path,
-                entry,
-                f"is on the variable {spec.get('variable')!r}, which variables does not define",
-                "Name a variable of the codebook.",
-            )
+        variable = _variable_of(spec, variables, path, entry)
         if variable.type != "single":
             raise CodebookError(
                 path,
@@ -490,14 +496,7 @@ def load_codebook(path: Path = CODEBOOK_PATH) -> Codebook:
     characteristics: dict[str, Characteristic] = {}
     for name, spec in _section(raw, "characteristics", path).items():
         entry = f"characteristics.{name}"
-        variable = variables.get(spec.get("variable"))
-        if variable is None:
-            raise CodebookError(
-                path,
-                entry,
-                f"is on the variable {spec.get('variable')!r}, which variables does not define",
-                "Name a variable of the codebook.",
-            )
+        variable = _variable_of(spec, variables, path, entry)
         levels = [g.value for g in groups] if spec.get("grouped_by") else variable.value_list
         tested = spec.get("tested") or []
         if any(level not in levels for level in tested):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas.codebook import Codebook, Wording, codebook
+from schemas.codebook import Codebook, Variable, codebook
 from schemas.instruments import instruments
 
 
@@ -25,7 +25,7 @@ class Metric:
 
     metric_id: str
     label: str  # short name for tables and charts
-    wordings: tuple[Wording, ...]  # the item as the survey asked it, from each wording's first year
+    variable: Variable  # the codebook's variable the metric asks: its wordings by year
     clause: str  # the statement, lower-case, to follow "agree that ..."
     answer: str  # what counts: "agree" (4 or 5) or "yes"
     cohorts: tuple[str, ...]  # cohorts shown in tables, trends and charts
@@ -35,15 +35,7 @@ class Metric:
 
     def question_in(self, year: int) -> str:
         """The question as the survey of ``year`` asked it."""
-        current = self.wordings[0]
-        for wording in self.wordings[1:]:
-            if wording.start is not None and wording.start <= year:
-                current = wording
-        return current.question
-
-    def reworded_in(self, year: int) -> bool:
-        """Whether ``year`` is the first year of a new wording of the question."""
-        return any(w.start == year for w in self.wordings[1:])
+        return self.variable.wording_in(year).question
 
 
 def _metrics(book: Codebook) -> dict[str, Metric]:
@@ -54,7 +46,7 @@ def _metrics(book: Codebook) -> dict[str, Metric]:
         metrics[metric_id] = Metric(
             metric_id=metric_id,
             label=m.label,
-            wordings=variable.wordings,
+            variable=variable,
             clause=m.clause,
             answer=m.answer,
             cohorts=m.cohorts,
