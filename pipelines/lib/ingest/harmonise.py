@@ -15,7 +15,7 @@ window keeps the latest copy of a ResponseId), the salted hash of the ResponseId
 and the issues, which are the rows whose value is in a rule's set of failing values.
 
 pandera checks the decoded answers as before, on a frame of each column's distinct values (every check
-of HarmonisedResponses looks at one value at a time); a value that fails becomes missing, and its rows
+of the harmonised-responses schema looks at one value at a time); a value that fails becomes missing, and its rows
 issues.
 """
 
@@ -773,7 +773,7 @@ def _distinct_frame(answers: dict[str, _Answer], first_keys: list[str]) -> pd.Da
     """The answers' distinct values per schema column, as a frame to validate (row i holds value i;
     shorter columns repeat their last), as the answers of every respondent would give them.
 
-    Every check of HarmonisedResponses looks at one value at a time, except the uniqueness of
+    Every check of the harmonised-responses schema looks at one value at a time, except the uniqueness of
     respondent_key, which holds by construction (one respondent per ResponseId; its first keys stand in),
     and the index check (row numbers, all >= 1). So a value fails in this frame exactly where it fails in
     the answers, and pandera checks dozens of rows instead of every respondent.
@@ -933,15 +933,18 @@ def _apply_branches(
     instrument = run.table.instrument
     sql = {answer.name: answer.sql for answer in answers}
     off: dict[str, str] = {}
-    for name, asked in _BOOK.variables.items():
-        condition = asked.asked
+    for name, canonical in _BOOK.variables.items():
+        condition = canonical.asked
         if not isinstance(condition, dict) or name not in instrument.variables:
             continue  # asked of every (consenting) respondent, or not asked by this instrument
-        off_branch = " or ".join(
-            f"{sql.get(gate, 'NULL')} is distinct from {sql_string(str(wanted))}"
-            for gate, wanted in condition.items()
+        off_branch = (
+            "("
+            + " or ".join(
+                f"{sql.get(gate, 'NULL')} is distinct from {sql_string(str(wanted))}"
+                for gate, wanted in condition.items()
+            )
+            + ")"
         )
-        off_branch = f"({off_branch})"
         gates = list(condition)
         variable = instrument.variables[name]
         targets = list(MULTI_COLUMNS.get(name, [name]))

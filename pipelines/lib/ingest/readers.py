@@ -651,7 +651,8 @@ def match_instrument(columns: list[str], file_name: str) -> Instrument:
         "has a header row that matches no known survey version "
         f"(first columns: {', '.join(_shortened(c) for c in columns[:5])})",
         f"Check that this is the SSM survey export with its header rows ({expected}); "
-        "a new survey version needs a mapping file in schemas/instruments/.",
+        "a new survey version needs a mapping file in schemas/instruments/ and an entry in "
+        "schemas/codebook.yaml (docs/changing-the-survey.md).",
         row=1,
     )
 

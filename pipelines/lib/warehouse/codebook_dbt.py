@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipelines.paths import PROJECT_ROOT
 from schemas.codebook import Codebook, codebook
+from schemas.instruments import instruments
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 MACRO_FILE = DBT_DIR / "macros" / "codebook.sql"
@@ -132,8 +133,6 @@ def generated_files(book: Codebook) -> dict[Path, str]:
 
 def _asked(book: Codebook) -> list[tuple[str, str]]:
     """(instrument, variable) for every codebook variable each instrument's mapping reads."""
-    from schemas.instruments import instruments
-
     by_name = {i.name: i for i in instruments()}
     return [
         (name, variable)
