@@ -6,12 +6,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 import yaml
 
 from pipelines.lib.warehouse.codebook_dbt import stale_files
 from schemas.codebook import CODEBOOK_PATH, CodebookError, codebook, load_codebook
 from schemas.instruments import instruments
+from tests.marts_tables import create_empty_marts
 
 
 def test_generated_dbt_files_are_current() -> None:
@@ -100,3 +102,27 @@ def test_a_contradiction_is_refused_naming_the_entry(
         load_codebook(codebook_copy)
     message = str(raised.value)
     assert str(codebook_copy) in message and entry in message and words in message, message
+
+
+def test_every_mart_has_an_enforced_contract_and_the_cohort_tables_follow_the_codebook() -> None:
+    """The marts' columns and types are declared once, as dbt contracts (a test that needs the tables
+    empty builds them from the manifest); the cohort tables carry every answer column of the codebook."""
+    con = duckdb.connect()
+    try:
+        made = create_empty_marts(con)  # asserts that each marts model's contract is enforced
+        cohort_columns = [
+            name
+            for (name,) in con.execute("select column_name from (describe marts.cohort_mentors)").fetchall()
+        ]
+    finally:
+        con.close()
+    spec_marts = {  # spec §8
+        "response_funnel", "cohort_mentors", "cohort_non_mentors", "metric_summary", "cohort_comparisons",
+        "demographic_balance", "demographics_by_cohort", "nonparticipation_reasons", "item_distributions",
+        "metric_trends", "metric_trend_tests", "data_quality_issues",
+    }  # fmt: skip
+    assert set(made) == spec_marts
+    answers = [name for name, _ in codebook().answer_columns() if name != "consent"]
+    free_text = {name for name, v in codebook().variables.items() if v.type == "text"}
+    assert [c for c in cohort_columns if c in answers] == [a for a in answers if a not in free_text]
+    assert "mentor_prepared" in cohort_columns and "nonpart_reason_7" in cohort_columns

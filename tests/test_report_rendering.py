@@ -31,6 +31,7 @@ from pipelines.lib.report.rendering import (
     render_report_html,
     render_text_summary,
 )
+from tests.marts_tables import create_empty_marts
 
 K = 5
 YEAR = 2020
@@ -194,11 +195,7 @@ def build_warehouse(path: Path, reworded: str | None = None) -> None:
     reworded: a metric whose wording changed in 2020, so that 2020 starts a new series for it.
     """
     con = duckdb.connect(str(path))
-    con.execute("create schema marts")
-    con.execute("""create table marts.response_funnel (survey_year integer, class_size integer, received bigint,
-        preview bigint, incomplete bigint, no_consent bigint, duplicate bigint, rejected bigint, respondents bigint,
-        response_rate double, mentors bigint, non_mentors bigint, informal bigint, unclassified bigint,
-        instrument_version varchar, source_sha256 varchar)""")
+    create_empty_marts(con)  # the columns and types of the marts' dbt contracts
     f = FUNNEL_2020
     con.executemany(
         "insert into marts.response_funnel values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -210,13 +207,6 @@ def build_warehouse(path: Path, reworded: str | None = None) -> None:
         ],
     )  # fmt: skip
 
-    con.execute("""create table marts.metric_summary (survey_year integer, metric_id varchar, cohort varchar,
-        numerator bigint, denominator bigint, proportion double, ci_low double, ci_high double)""")
-    con.execute("""create table marts.metric_trends (survey_year integer, metric_id varchar, cohort varchar,
-        numerator bigint, denominator bigint, proportion double, ci_low double, ci_high double,
-        change_vs_prior double, p_value_vs_prior double, series_start integer, prior_year integer)""")
-    con.execute("""create table marts.item_distributions (survey_year integer, metric_id varchar,
-        cohort varchar, level varchar, n bigint, denominator bigint, proportion double)""")
     for (year, metric, cohort), (x, n) in COUNTS.items():
         low, high = wilson(x, n)
         proportion = x / n if n else None
@@ -232,7 +222,9 @@ def build_warehouse(path: Path, reworded: str | None = None) -> None:
             p_prior = float(sps.fisher_exact([[x, n - x], [prior[0], prior[1] - prior[0]]]).pvalue)
             prior_year = year - 1
         con.execute(
-            "insert into marts.metric_trends values (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "insert into marts.metric_trends (survey_year, metric_id, cohort, numerator, denominator, proportion, "
+            "ci_low, ci_high, change_vs_prior, p_value_vs_prior, series_start, prior_year) "
+            "values (?,?,?,?,?,?,?,?,?,?,?,?)",
             [year, metric, cohort, x, n, proportion, low, high, change, p_prior, start, prior_year],
         )
         for level, count in levels_of(metric, x, n).items():
@@ -241,10 +233,6 @@ def build_warehouse(path: Path, reworded: str | None = None) -> None:
                 [year, metric, cohort, level, count, n, count / n if n else None],
             )
 
-    con.execute("""create table marts.cohort_comparisons (survey_year bigint, metric_id varchar, mentor_yes bigint,
-        mentor_n bigint, non_mentor_yes bigint, non_mentor_n bigint, risk_ratio double, rr_ci_low double,
-        rr_ci_high double, odds_ratio double, or_ci_low double, or_ci_high double, p_value double,
-        zero_cell_corrected boolean)""")
     for year in (2019, 2020):
         for metric in ("value_distinct", "value_mentee", "value_mentor"):
             a, n1 = COUNTS[(year, metric, "mentor")]
@@ -257,8 +245,6 @@ def build_warehouse(path: Path, reworded: str | None = None) -> None:
                        s["or_high"], s["p"], False]  # fmt: skip
             con.execute("insert into marts.cohort_comparisons values (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
 
-    con.execute("""create table marts.demographic_balance (survey_year bigint, characteristic varchar, test varchar,
-        statistic double, p_value double, smd double)""")
     con.executemany(
         "insert into marts.demographic_balance values (?,?,?,?,?,?)",
         [
@@ -268,8 +254,6 @@ def build_warehouse(path: Path, reworded: str | None = None) -> None:
         ],
     )
 
-    con.execute("""create table marts.demographics_by_cohort (survey_year integer, characteristic varchar,
-        level varchar, cohort varchar, n bigint, proportion double, value double)""")
     for characteristic, table in (("gender", GENDER), ("specialty_group", SPECIALTY)):
         for cohort, levels in table.items():
             total = sum(levels.values())
@@ -288,8 +272,6 @@ def build_warehouse(path: Path, reworded: str | None = None) -> None:
         ],
     )
 
-    con.execute("""create table marts.nonparticipation_reasons (survey_year integer, reason_code integer,
-        reason_label varchar, n bigint, denominator bigint, proportion double)""")
     for year, reasons in ((2019, REASONS_2019), (YEAR, REASONS_2020)):
         for code, label, n in reasons:
             con.execute(
@@ -297,8 +279,6 @@ def build_warehouse(path: Path, reworded: str | None = None) -> None:
                 [year, code, label, n, 50, n / 50],
             )
 
-    con.execute("""create table marts.metric_trend_tests (metric_id varchar, cohort varchar, first_year bigint,
-        last_year bigint, years bigint, z double, p_value double)""")
     for metric in ("value_distinct", "value_mentee", "value_mentor", "mentor_again", "mentor_worthwhile"):
         for cohort in ("all", "mentor", "non_mentor"):
             if metric == reworded:
@@ -316,8 +296,6 @@ def build_warehouse(path: Path, reworded: str | None = None) -> None:
                 ]
             con.executemany("insert into marts.metric_trend_tests values (?,?,?,?,?,?,?)", rows)
 
-    con.execute("""create table marts.data_quality_issues (delivery varchar, survey_year integer, row_number integer,
-        "column" varchar, original_value varchar, rule varchar)""")
     issues = [
         ("ssm_survey_2020.csv", YEAR, 4 + i, "Q3", f"{FREE_TEXT} {i}", "not_an_integer") for i in range(6)
     ]
@@ -639,7 +617,9 @@ def build_v3_warehouse(path: Path) -> None:
             [2026, "mentor_prepared", cohort, x, n, x / n if n else None, low, high],
         )
         con.execute(
-            "insert into marts.metric_trends values (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "insert into marts.metric_trends (survey_year, metric_id, cohort, numerator, denominator, proportion, "
+            "ci_low, ci_high, change_vs_prior, p_value_vs_prior, series_start, prior_year) "
+            "values (?,?,?,?,?,?,?,?,?,?,?,?)",
             [2026, "mentor_prepared", cohort, x, n, x / n if n else None, low, high, None, None, 2026, None],
         )
         for level, count in levels_of("mentor_prepared", x, n).items():

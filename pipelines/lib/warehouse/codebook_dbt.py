@@ -1,7 +1,9 @@
-"""The codebook as dbt reads it: seeds and one macro file, generated from schemas/codebook.yaml.
+"""The codebook as dbt reads it: seeds, one macro file and the cohort tables' contracts, generated from
+schemas/codebook.yaml.
 
-dbt cannot read the codebook itself, so its code lists (seeds) and its structure (the macro file:
-which variables the metrics ask, the cohort rules, the free-text columns) are written from it here.
+dbt cannot read the codebook itself, so its code lists (seeds), its structure (the macro file: which
+variables the metrics ask, the cohort rules, the free-text columns) and the columns of the cohort
+tables (models/marts/_cohort_tables.yml, one per answer column) are written from it here.
 They are committed, so that `dbt parse` and a reviewer see them; `make codebook` writes them again
 after the codebook changed, and tests/test_codebook.py fails while they are not current.
 
@@ -11,11 +13,14 @@ after the codebook changed, and tests/test_codebook.py fails while they are not 
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
 import sys
 from pathlib import Path
+
+import yaml
 
 from pipelines.paths import PROJECT_ROOT
 from schemas.codebook import Codebook, codebook
@@ -23,6 +28,7 @@ from schemas.instruments import instruments
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 MACRO_FILE = DBT_DIR / "macros" / "codebook.sql"
+COHORT_TABLES_FILE = DBT_DIR / "models" / "marts" / "_cohort_tables.yml"
 SEEDS_DIR = DBT_DIR / "seeds"
 _HEADER = "generated from schemas/codebook.yaml by `make codebook`; do not edit"
 
@@ -79,6 +85,59 @@ def _macro(book: Codebook) -> str:
 """
 
 
+def _cohort_tables(book: Codebook) -> str:
+    """The properties of the cohort tables (marts.cohort_<total> of each compared cohort): their columns
+    and types, one per answer column of the codebook, as an enforced dbt contract, and the cohort's
+    rule as tests."""
+    columns: list[dict[str, object]] = [
+        {"name": "respondent_key", "data_type": "varchar", "description": "Salted SHA-256 of the Qualtrics ResponseId.",
+         "data_tests": ["not_null"]},
+        {"name": "survey_year", "data_type": "integer", "description": "The survey year (graduation year)."},
+    ]  # fmt: skip
+    for variable in book.variables.values():
+        if variable.type == "text" or variable.name == "consent":
+            continue  # free text never leaves raw (spec §6); every respondent consented
+        for name, sql_type in variable.columns():
+            columns.append(
+                {"name": name, "data_type": sql_type, "description": variable.wordings[-1].question}
+            )
+        if any(answer.group for answer in variable.values):
+            columns.append(
+                {
+                    "name": f"{variable.name}_group",
+                    "data_type": "varchar",
+                    "description": f"The group of {variable.name}.",
+                }
+            )
+    models = []
+    for cohort in book.cohorts.values():
+        if not cohort.compared:
+            continue
+        tested = [
+            {
+                **column,
+                "data_tests": [{"accepted_values": {"arguments": {"values": [cohort.rule[column["name"]]]}}}],
+            }
+            if column["name"] in cohort.rule
+            else column
+            for column in copy.deepcopy(columns)  # each model its own (no YAML anchors)
+        ]
+        models.append(
+            {
+                "name": f"cohort_{cohort.total}",
+                "description": f"{cohort.label}: {cohort.description} One row per respondent and year.",
+                "config": {"contract": {"enforced": True}},
+                "data_tests": [
+                    {"unique_combination": {"arguments": {"columns": ["survey_year", "respondent_key"]}}}
+                ],
+                "columns": tested,
+            }
+        )
+    return f"# {_HEADER}.\n" + yaml.safe_dump(
+        {"version": 2, "models": models}, sort_keys=False, allow_unicode=True, width=110
+    )
+
+
 def generated_files(book: Codebook) -> dict[Path, str]:
     """Every file written from the codebook, by path, with its content."""
     specialties = book.value_sets["specialties"]
@@ -127,6 +186,7 @@ def generated_files(book: Codebook) -> dict[Path, str]:
             ],
         ),
         MACRO_FILE: _macro(book),
+        COHORT_TABLES_FILE: _cohort_tables(book),
     }
     return files
 
