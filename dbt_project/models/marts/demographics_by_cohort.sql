@@ -1,9 +1,13 @@
 -- One row per survey year, characteristic, level and cohort (mentor, non_mentor): counts and shares of
--- the cohort members with a known value; for age the mean and sample SD (in value) of valid ages.
+-- the cohort members with a known value; for a numeric characteristic (age) the mean and sample SD (in
+-- value) of the valid values. The characteristics, their columns and levels are the codebook's (macro
+-- codebook_characteristics, seed characteristic_levels).
+{% set characteristics = codebook_characteristics() %}
+
 with respondents as (
     select * from {{ ref('int_respondents_assigned_to_cohorts') }}
     where {{ for_survey_year() }}
-    and cohort in ('mentor', 'non_mentor')
+    and cohort in ('{{ codebook_compared_cohorts() | join("', '") }}')
 ),
 
 funnel as (
@@ -12,24 +16,20 @@ funnel as (
 ),
 
 levels as (
-    select * from (values
-        ('gender', 'female', 1), ('gender', 'male', 2), ('gender', 'nonbinary_or_other', 3),
-        ('gender', 'not_reported', 4),
-        ('specialty_group', 'primary_care', 1), ('specialty_group', 'surgical', 2),
-        ('specialty_group', 'other', 3), ('specialty_group', 'not_matched', 4)
-    ) as l (characteristic, level, level_order)
+    select characteristic, level, level_order from {{ ref('characteristic_levels') }}
 ),
 
 cohorts as (
-    select * from (values ('mentor'), ('non_mentor')) as c (cohort)
+    select unnest({{ codebook_compared_cohorts() }}) as cohort
 ),
 
 answers as (
-    select survey_year, cohort, 'gender' as characteristic, gender as level from respondents
-    where gender is not null
-    union all
-    select survey_year, cohort, 'specialty_group', specialty_group from respondents
-    where specialty_group is not null
+    {% for c in characteristics if not c.numeric -%}
+    select survey_year, cohort, '{{ c.name }}' as characteristic, {{ c.column }}::varchar as level
+    from respondents
+    where {{ c.column }} is not null
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
 categorical as (
@@ -65,29 +65,32 @@ categorical_shares as (
     from categorical
 ),
 
-ages as (
+numeric_rows as (
+    {% for c in characteristics if c.numeric -%}
     select
         funnel.survey_year,
+        '{{ c.name }}' as characteristic,
         cohorts.cohort,
-        count(respondents.age) as n,
-        avg(respondents.age) as age_mean,
-        stddev_samp(respondents.age) as age_sd
+        count(respondents.{{ c.column }}) as n,
+        avg(respondents.{{ c.column }}) as mean,
+        stddev_samp(respondents.{{ c.column }}) as sd
     from funnel
     cross join cohorts
     left join respondents
         on funnel.survey_year = respondents.survey_year and cohorts.cohort = respondents.cohort
     group by all
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 ),
 
-age_rows as (
-    select survey_year, 'age' as characteristic, 'mean' as level, cohort, n, null::double as proportion,
-        age_mean as value
-    from ages
+numeric_levels as (
+    select survey_year, characteristic, 'mean' as level, cohort, n, null::double as proportion, mean as value
+    from numeric_rows
     union all
-    select survey_year, 'age', 'sd', cohort, n, null::double, age_sd
-    from ages
+    select survey_year, characteristic, 'sd', cohort, n, null::double, sd
+    from numeric_rows
 )
 
 select * from categorical_shares
 union all
-select * from age_rows
+select * from numeric_levels

@@ -55,6 +55,14 @@ def _macro(book: Codebook) -> str:
     text_variables = [name for name, v in book.variables.items() if v.type == "text"]
     compared = [c.name for c in book.cohorts.values() if c.compared]
     prefixes = {b.name: book.variables[b.variable].column_prefix for b in book.breakdowns.values()}
+    characteristics = [
+        {
+            "name": c.name,
+            "column": f"{c.variable}_{c.grouped_by}" if c.grouped_by else c.variable,
+            "numeric": book.variables[c.variable].type == "integer",
+        }
+        for c in book.characteristics.values()
+    ]
     cases = "\n".join(
         f"        when {_condition(c.rule)} then {_sql_text(c.name)}"
         for c in book.cohorts.values()
@@ -74,6 +82,10 @@ def _macro(book: Codebook) -> str:
 
 {{#- The column prefix of each multi-select breakdown (one true/false column per answer). -#}}
 {{% macro codebook_breakdown_prefix(name) %}}{{{{ return({json.dumps(prefixes)}[name]) }}}}{{% endmacro %}}
+
+{{#- The demographic characteristics: name, the column of the cohort tables that holds it, and whether
+    it is a number (mean and SD) rather than categories (counts per level, seed characteristic_levels). -#}}
+{{% macro codebook_characteristics() %}}{{{{ return({json.dumps(characteristics)}) }}}}{{% endmacro %}}
 
 {{#- The cohort of spec §7: the codebook's rules in order, the first that holds. -#}}
 {{% macro codebook_cohort() -%}}
@@ -169,6 +181,17 @@ def generated_files(book: Codebook) -> dict[Path, str]:
                 [m.metric_id, value, i, value in m.yes]
                 for m in book.metrics.values()
                 for i, value in enumerate(book.variables[m.variable].value_list, 1)
+            ],
+        ),
+        SEEDS_DIR / "characteristic_levels.csv": _csv(
+            ["characteristic", "level", "level_order"],
+            [
+                [c.name, answer.value, i]
+                for c in book.characteristics.values()
+                if book.variables[c.variable].type != "integer"
+                for i, answer in enumerate(
+                    book.specialty_groups if c.grouped_by else book.variables[c.variable].values, 1
+                )
             ],
         ),
         SEEDS_DIR / "instrument_items.csv": _csv(
