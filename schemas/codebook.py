@@ -144,6 +144,7 @@ class Metric:
     compared: bool  # in cohort_comparisons
     label: str
     clause: str
+    headline: str | None = None  # the words after its share in the report's headline (one metric)
 
 
 @dataclass(frozen=True)
@@ -491,6 +492,15 @@ def load_codebook(path: Path = CODEBOOK_PATH) -> Codebook:
             bool(spec.get("compared", False)),
             str(spec["label"]),
             str(spec["clause"]),
+            str(spec["headline"]) if spec.get("headline") else None,
+        )
+    headlines = [m.metric_id for m in metrics.values() if m.headline]
+    if len(headlines) > 1:
+        raise CodebookError(
+            path,
+            "metrics",
+            f"gives a headline to {', '.join(headlines)}",
+            "Give the headline to one metric only.",
         )
 
     characteristics: dict[str, Characteristic] = {}

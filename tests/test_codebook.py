@@ -91,8 +91,21 @@ def test_the_copy_loads_unchanged(codebook_copy: Path) -> None:
             "instruments.v2.offers.nonpart_reasons",
             "not in its value set",
         ),
+        (
+            lambda raw: raw["metrics"]["value_mentee"].update(headline="find mentees useful"),
+            "metrics",
+            "gives a headline to value_distinct, value_mentee",
+        ),
     ],
-    ids=["unknown-variable", "overlapping-years", "cohort-value", "yes-value", "value-set", "offers"],
+    ids=[
+        "unknown-variable",
+        "overlapping-years",
+        "cohort-value",
+        "yes-value",
+        "value-set",
+        "offers",
+        "two-headlines",
+    ],
 )
 def test_a_contradiction_is_refused_naming_the_entry(
     codebook_copy: Path, change, entry: str, words: str

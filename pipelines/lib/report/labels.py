@@ -123,6 +123,11 @@ VALUE_ITEMS = tuple(m for m, metric in METRICS.items() if metric.compared)
 #: The other metrics: asked of mentors only (a new one joins this section by its codebook entry).
 MENTOR_ITEMS = tuple(m for m, metric in METRICS.items() if not metric.compared)
 
+#: The metric in the headline (its share of all respondents, then these words), if the codebook names one.
+HEADLINE_METRIC, HEADLINE_WORDS = next(
+    ((m, b.headline) for m, b in _BOOK.metrics.items() if b.headline), (None, "")
+)
+
 #: Answer levels (as item_distributions stores them) -> the words of the answer list.
 LEVEL_NAMES = _level_names(_BOOK)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pipelines.lib.report.figures import NOT_SHOWN, YearFigures, join_phrases, percent_of, phrase
 from pipelines.lib.report.history import ALPHA, response_rate, share_of
-from pipelines.lib.report.labels import METRICS
+from pipelines.lib.report.labels import HEADLINE_METRIC, HEADLINE_WORDS, METRICS
 from pipelines.lib.report.this_year import SMD_NEGLIGIBLE, reason_hidden, share_sentence
 
 CROSS_SECTIONAL = (
@@ -53,9 +53,9 @@ def _in_words(count: Mapping[str, Any]) -> Mapping[str, Any]:
 def headline(f: YearFigures) -> dict[str, Any]:
     """The year's headline (the e-mail's subject and first line): the flagship share and the response rate."""
     parts = []
-    distinct = share_of(f, "value_distinct", "all")
-    if distinct["kind"] in ("value", "more_than"):
-        parts.append(phrase(percent_of(distinct), " value SSM"))
+    flagship = share_of(f, HEADLINE_METRIC, "all") if HEADLINE_METRIC and f.asked(HEADLINE_METRIC) else None
+    if flagship is not None and flagship["kind"] in ("value", "more_than"):
+        parts.append(phrase(percent_of(flagship), f" {HEADLINE_WORDS}"))
     rate = response_rate(f)
     if rate["kind"] in ("value", "more_than", "less_than"):
         parts.append(phrase("response rate ", percent_of(rate)))
@@ -116,11 +116,13 @@ def key_findings(
             " are counted but left out of the comparisons.",
         )
     )
-    distinct = next(v for v in value_items if v["metric_id"] == "value_distinct")
-    clause = METRICS["value_distinct"].clause
-    findings.append(share_sentence(distinct["shares"][0], "all respondents", "agreed", clause, f.k))
+    # The headline's metric in a sentence of its own (all respondents), then the comparisons of the others.
+    flagship = next((v for v in value_items if v["metric_id"] == HEADLINE_METRIC), None)
+    if flagship is not None:
+        clause = METRICS[flagship["metric_id"]].clause
+        findings.append(share_sentence(flagship["shares"][0], "all respondents", "agreed", clause, f.k))
     for value in value_items:
-        if value["metric_id"] != "value_distinct":
+        if value is not flagship:
             findings.append(value["comparison"]["sentence"])
     findings.append(join_phrases([m["sentence"] for m in mentor_experience]))
     findings.append(demographics["sentence"])
