@@ -835,7 +835,13 @@ select
     i.rule
 from issues as i
 join deliveries as d using (survey_year)
-order by i.survey_year, row_number, i."column";
+-- Spec §3 (rev 2): a v2 file dated outside 2020-2025 (the synthetic deliveries are v2) is loaded and
+-- flagged, one issue on its header row.
+union all
+select delivery, survey_year, 1, 'instrument_version', 'v2 (used 2020-2025)', 'instrument_outside_its_years'
+from deliveries
+where survey_year not between 2020 and 2025
+order by survey_year, row_number, "column";
 
 -- stage: cleanup
 -- Only the marts stay in the database (the row-level tables above are temporary).

@@ -212,6 +212,22 @@ def decode(df: pd.DataFrame, salt: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         default="unclassified",
     )
     columns = ["delivery", "survey_year", "row_number", "column", "original_value", "rule"]
+    # Spec §3 (rev 2): a v2 file dated outside 2020-2025 (the synthetic deliveries are v2) is loaded and
+    # flagged, one issue on its header row.
+    deliveries = df[["delivery", "survey_year"]].drop_duplicates()
+    outside = deliveries[~deliveries["survey_year"].between(2020, 2025)]
+    issues.append(
+        pd.DataFrame(
+            {
+                "delivery": outside["delivery"],
+                "survey_year": outside["survey_year"],
+                "row_number": 1,
+                "column": "instrument_version",
+                "original_value": "v2 (used 2020-2025)",
+                "rule": "instrument_outside_its_years",
+            }
+        )
+    )
     issues_frame = pd.concat(issues, ignore_index=True) if issues else pd.DataFrame(columns=columns)
     return out, issues_frame
 
