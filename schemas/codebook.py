@@ -516,6 +516,14 @@ def load_codebook(path: Path = CODEBOOK_PATH) -> Codebook:
                 f"is {tested}, not all levels of {name} ({levels})",
                 "List levels of the characteristic.",
             )
+        # demographic_balance has a test for a number, and for 2 or 3 tested levels (spec §8).
+        if variable.type != "integer" and len(tested) not in (2, 3):
+            raise CodebookError(
+                path,
+                f"{entry}.tested",
+                f"lists {len(tested)} levels; the balance tests compare 2 levels (Fisher) or 3 (chi-square)",
+                "Test 2 or 3 of its levels, or write its test in dbt_project/macros/balance_tests.sql.",
+            )
         characteristics[name] = Characteristic(
             name,
             variable.name,

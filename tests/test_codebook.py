@@ -92,6 +92,13 @@ def test_the_copy_loads_unchanged(codebook_copy: Path) -> None:
             "not in its value set",
         ),
         (
+            lambda raw: raw["characteristics"]["specialty_group"].update(
+                tested=["primary_care", "surgical", "other", "not_matched"]
+            ),
+            "characteristics.specialty_group.tested",
+            "lists 4 levels",
+        ),
+        (
             lambda raw: raw["metrics"]["value_mentee"].update(headline="find mentees useful"),
             "metrics",
             "gives a headline to value_distinct, value_mentee",
@@ -104,6 +111,7 @@ def test_the_copy_loads_unchanged(codebook_copy: Path) -> None:
         "yes-value",
         "value-set",
         "offers",
+        "four-tested-levels",
         "two-headlines",
     ],
 )

@@ -12,9 +12,10 @@
 {#- The column prefix of each multi-select breakdown (one true/false column per answer). -#}
 {% macro codebook_breakdown_prefix(name) %}{{ return({"nonpart_reasons": "nonpart_reason_"}[name]) }}{% endmacro %}
 
-{#- The demographic characteristics: name, the column of the cohort tables that holds it, and whether
-    it is a number (mean and SD) rather than categories (counts per level, seed characteristic_levels). -#}
-{% macro codebook_characteristics() %}{{ return([{"name": "gender", "column": "gender", "numeric": false}, {"name": "age", "column": "age", "numeric": true}, {"name": "specialty_group", "column": "specialty_group", "numeric": false}]) }}{% endmacro %}
+{#- The demographic characteristics: name, the column of the cohort tables that holds it, whether it
+    is a number (mean and SD) rather than categories (counts per level, seed characteristic_levels), and
+    the levels its test compares (demographic_balance). -#}
+{% macro codebook_characteristics() %}{{ return([{"name": "gender", "column": "gender", "numeric": false, "tested": ["female", "male"]}, {"name": "age", "column": "age", "numeric": true, "tested": []}, {"name": "specialty_group", "column": "specialty_group", "numeric": false, "tested": ["primary_care", "surgical", "other"]}]) }}{% endmacro %}
 
 {#- The cohort of spec §7: the codebook's rules in order, the first that holds. -#}
 {% macro codebook_cohort() -%}

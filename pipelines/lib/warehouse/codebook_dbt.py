@@ -60,6 +60,7 @@ def _macro(book: Codebook) -> str:
             "name": c.name,
             "column": f"{c.variable}_{c.grouped_by}" if c.grouped_by else c.variable,
             "numeric": book.variables[c.variable].type == "integer",
+            "tested": [str(level) for level in c.tested],
         }
         for c in book.characteristics.values()
     ]
@@ -83,8 +84,9 @@ def _macro(book: Codebook) -> str:
 {{#- The column prefix of each multi-select breakdown (one true/false column per answer). -#}}
 {{% macro codebook_breakdown_prefix(name) %}}{{{{ return({json.dumps(prefixes)}[name]) }}}}{{% endmacro %}}
 
-{{#- The demographic characteristics: name, the column of the cohort tables that holds it, and whether
-    it is a number (mean and SD) rather than categories (counts per level, seed characteristic_levels). -#}}
+{{#- The demographic characteristics: name, the column of the cohort tables that holds it, whether it
+    is a number (mean and SD) rather than categories (counts per level, seed characteristic_levels), and
+    the levels its test compares (demographic_balance). -#}}
 {{% macro codebook_characteristics() %}}{{{{ return({json.dumps(characteristics)}) }}}}{{% endmacro %}}
 
 {{#- The cohort of spec §7: the codebook's rules in order, the first that holds. -#}}
