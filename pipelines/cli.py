@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import secrets
@@ -62,10 +61,6 @@ def console_main() -> None:
             click.echo(stop.code, err=True)
             code = 1
     logging.shutdown()
-    # The chart workers' queues sit in reference cycles; collected here, their semaphores are released,
-    # and multiprocessing's resource tracker does not print "leaked semaphore" after the last line
-    # (about 0.2 s with Dagster loaded, of the 1.4-1.6 s the exit saves).
-    gc.collect()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
