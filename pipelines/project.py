@@ -81,6 +81,11 @@ def prepare_dbt_project() -> bool:
     path = os.pathsep.join([str(DBT_BIN.parent), os.environ.get("PATH", "")])
     with environment_variable(DBT_WAREHOUSE_ENV, DBT_BUILD_WAREHOUSE), environment_variable("PATH", path):
         dbt_project.preparer.prepare(dbt_project)
+    # dagster-dbt registered dbt's DuckDB adapter in this process to parse; its connection manager holds
+    # a multiprocessing lock that, left registered, is reported as a "leaked semaphore" when ssm exits.
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
     return True
 
 
