@@ -132,6 +132,13 @@ def _load(entry: InstrumentEntry, book: Codebook) -> Instrument:
             )  # fmt: skip
         offered = entry.offers.get(name)
         variables[name] = _variable(name, spec, book, offered)
+        canonical = book.variables[name].value_list
+        outside = [c.value for c in variables[name].choices if canonical and c.value not in canonical]
+        if outside:
+            raise CodebookError(
+                entry.mapping, f"variables.{name}", f"decodes answers to {outside}, not in its value set {canonical}",
+                f"Map each answer to a value of {name} in {book.path.name}, or add the value there.",
+            )  # fmt: skip
     return Instrument(
         name=raw["instrument"],
         description=raw["description"],
@@ -146,8 +153,17 @@ def _load(entry: InstrumentEntry, book: Codebook) -> Instrument:
     )
 
 
+def load_instruments(book: Codebook) -> tuple[Instrument, ...]:
+    """The instruments of a codebook with their mapping files read and checked against it.
+
+    Raises:
+        CodebookError: a mapping names a variable the codebook lacks, decodes an answer to a value
+            outside the variable's value set, or names another instrument.
+    """
+    return tuple(_load(entry, book) for entry in book.instruments.values())
+
+
 @cache
 def instruments() -> tuple[Instrument, ...]:
     """Every instrument version this project can read, in the codebook's order (oldest first)."""
-    book = codebook()
-    return tuple(_load(entry, book) for entry in book.instruments.values())
+    return load_instruments(codebook())

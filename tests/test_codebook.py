@@ -12,7 +12,7 @@ import yaml
 
 from pipelines.lib.warehouse.codebook_dbt import stale_files
 from schemas.codebook import CODEBOOK_PATH, CodebookError, codebook, load_codebook
-from schemas.instruments import instruments
+from schemas.instruments import instruments, load_instruments
 from tests.marts_tables import create_empty_marts
 
 
@@ -147,3 +147,18 @@ def test_every_mart_has_an_enforced_contract_and_the_cohort_tables_follow_the_co
     free_text = {name for name, v in codebook().variables.items() if v.type == "text"}
     assert [c for c in cohort_columns if c in answers] == [a for a in answers if a not in free_text]
     assert "mentor_prepared" in cohort_columns and "nonpart_reason_7" in cohort_columns
+
+
+def test_a_mapping_that_disagrees_with_the_codebook_is_refused(codebook_copy: Path) -> None:
+    """A mapping decoding an answer to a value outside the variable's value set names the mapping file."""
+    mapping = codebook_copy.parent / "instruments" / "v2.yaml"
+    mapping.write_text(
+        mapping.read_text(encoding="utf-8").replace(
+            "{code: 1, label: Woman, value: female}", "{code: 1, label: Woman, value: woman}"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(CodebookError) as raised:
+        load_instruments(load_codebook(codebook_copy))
+    message = str(raised.value)
+    assert str(mapping) in message and "variables.gender" in message and "['woman']" in message, message
