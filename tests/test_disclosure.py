@@ -135,13 +135,15 @@ def two_way_model(table: list[list[int]], with_statistic: bool) -> Model:
 
 
 def integer_range(model: Model, protection, cell: str, k: int) -> tuple[float, float]:
-    """min and max of one cell over whole-number tables that print the same (mixed-integer solver)."""
+    """min and max of one cell (an atom) over whole-number tables that print the same and keep the
+    model's identities (mixed-integer solver)."""
     atoms = sorted(model.atoms)
     index = {a: i for i, a in enumerate(atoms)}
     rows, lows, highs = [], [], []
     pinned = {
         f for name, stat in model.statistics.items() if protection.statistic_shown(name) for f in stat.uses
     }
+    known: list[tuple[dict[str, int], float, float]] = [(terms, 0, 0) for terms in model.identities]
     for name, figure in model.figures.items():
         state = protection.state(name)
         low, high = known_interval(state, figure.value, k)
@@ -149,8 +151,16 @@ def integer_range(model: Model, protection, cell: str, k: int) -> tuple[float, f
             low = high = figure.value
         if state is State.UNPRINTED and name not in pinned:
             continue
+        known.append((dict(figure.terms), low, high))
+    for (numerator, denominator), complement in model.shares.items():
+        # "more than B%" says the complement is 1..k-1, "less than B%" the numerator.
+        display = protection.share_display(numerator, denominator)
+        small = {"more_than": complement, "less_than": numerator}.get(display)
+        if small is not None:
+            known.append((dict(model.figures[small].terms), 1, k - 1))
+    for terms, low, high in known:
         row = np.zeros(len(atoms))
-        for atom, coefficient in figure.terms.items():
+        for atom, coefficient in terms.items():
             row[index[atom]] = coefficient
         rows.append(row)
         lows.append(low)
@@ -166,7 +176,8 @@ def integer_range(model: Model, protection, cell: str, k: int) -> tuple[float, f
             integrality=np.ones(len(atoms)),
             bounds=Bounds(0, np.inf),
         )
-        assert result.status in (0, 3), result.message
+        # The true table is a solution, so "infeasible or unbounded" (4) can only mean unbounded.
+        assert result.status in (0, 3, 4), result.message
         out.append(sign * result.fun if result.status == 0 else math.inf)
     return out[0], out[1]
 
@@ -332,8 +343,8 @@ def year_marts(draw: st.DrawFn):
 def test_any_year_is_protected_without_failing(marts, k: int) -> None:
     """Promise: whatever a year's marts hold (cohorts of 0 to 3, items nobody answered, a class size
     missing), its figures are protected without an error, and the engine's own reader then finds no
-    group of 1..k-1 pinned; every printed count of 1..k-1 prints "<k" or is left out with its
-    breakdown."""
+    group of 1..k-1 pinned, nor does a whole-number reader of what is printed; every printed count
+    of 1..k-1 prints "<k" or is left out with its breakdown."""
     from pipelines.lib.report.figures import year_figures
 
     figures = year_figures(marts, k)
@@ -341,3 +352,81 @@ def test_any_year_is_protected_without_failing(marts, k: int) -> None:
     for name, figure in figures.model.figures.items():
         if figure.printed and 1 <= figure.value < k:
             assert figures.protection.state(name) in (State.SMALL, State.OMITTED), name
+    assert_no_small_atom_is_pinned(figures, k)
+
+
+def assert_no_small_atom_is_pinned(figures, k: int) -> None:
+    """No protected group of people of 1..k-1 is pinned by a whole-number reader of what is printed."""
+    model = figures.model
+    for atom, value in model.atoms.items():
+        if atom not in model.unprotected_atoms and 1 <= value < k:
+            low, high = integer_range(model, figures.protection, atom, k)
+            assert low < high, f"{atom} = {value} is pinned (k = {k})"
+
+
+def tiny_year(mentors: int, unclassified: int, answers: dict[tuple[str, str], tuple[int, int]]):
+    """A year of a few respondents: ``answers`` maps (metric, "mentor" | "other") to (yes, answered);
+    every other item is unanswered, and nobody gave a demographic answer or a reason."""
+    from pipelines.lib.report.labels import CHARACTERISTICS, EXCLUSIONS, METRICS
+    from pipelines.lib.report.marts import YearMarts
+
+    funnel = {
+        "mentors": mentors, "non_mentors": 0, "informal": 0, "unclassified": unclassified,
+        "respondents": mentors + unclassified, "class_size": None, "instrument_version": "v2",
+        "source_sha256": "a" * 64, **{code: 0 for code, *_ in EXCLUSIONS},
+    }  # fmt: skip
+    marts = YearMarts(2024, funnel)
+    for metric_id, metric in METRICS.items():
+        mentor_yes, mentor_n = answers.get((metric_id, "mentor"), (0, 0))
+        other_yes, other_n = answers.get((metric_id, "other"), (0, 0))
+        no_level = next(lv for lv in metric.levels if lv not in metric.yes_levels)
+        for cohort in ("mentor", "non_mentor"):
+            for lv in metric.levels:
+                n = {metric.yes_levels[-1]: mentor_yes, no_level: mentor_n - mentor_yes}.get(lv, 0)
+                marts.distributions[(metric_id, cohort, lv)] = {
+                    "n": n if cohort == "mentor" else 0,
+                    "denominator": mentor_n if cohort == "mentor" else 0,
+                }
+        rows = {"mentor": (mentor_yes, mentor_n), "non_mentor": (0, 0),
+                "all": (mentor_yes + other_yes, mentor_n + other_n)}  # fmt: skip
+        for cohort, (x, n) in rows.items():
+            marts.metrics[(metric_id, cohort)] = {
+                "numerator": x, "denominator": n, "ci_low": None, "ci_high": None, "series_start": 2024,
+                "prior_year": None, "change_vs_prior": None, "p_value_vs_prior": None,
+            }  # fmt: skip
+        marts.comparisons[metric_id] = {"mentor_yes": mentor_yes, "mentor_n": mentor_n, "non_mentor_yes": 0,
+                                        "non_mentor_n": 0, "risk_ratio": None}  # fmt: skip
+    for characteristic, (_, levels) in CHARACTERISTICS.items():
+        marts.balance[characteristic] = {"test": "chi_square", "statistic": 1.0, "p_value": 0.5, "smd": 0.05}
+        for cohort in ("mentor", "non_mentor"):
+            if characteristic == "age":
+                marts.demographics[("age", cohort, "mean")] = {"n": 0, "value": None}
+                continue
+            for lv in levels:
+                marts.demographics[(characteristic, cohort, lv)] = {"n": 0}
+    marts.reasons = [{"reason_code": code, "reason_label": f"reason {code}", "n": 0, "denominator": 0}
+                     for code in range(1, 8)]  # fmt: skip
+    return marts
+
+
+@pytest.mark.parametrize(
+    ("mentors", "unclassified", "answers"),
+    [
+        # Found by the test above on CI (k = 3): one unclassified respondent said yes and one said no.
+        (1, 2, {("value_distinct", "other"): (1, 2)}),
+        (2, 2, {**{(m, "mentor"): (2, 2) for m in ("value_distinct", "value_mentee", "value_mentor")},
+                ("mentor_again", "mentor"): (0, 2), ("value_mentee", "other"): (1, 2)}),
+    ],
+)  # fmt: skip
+def test_a_year_of_a_few_respondents_has_a_report_that_gives_no_one_away(mentors, unclassified, answers):
+    """Promise: a year of three or four respondents at k = 3 is protected without an error, although
+    the engine's cautious reader, which takes every small group to be known small, pins the
+    unclassified respondents' "yes" and "no" (1 each) from its assumptions alone; and a whole-number
+    reader of what the report prints (identities, printed counts, "<k", "not shown", bounds, the
+    inputs of shown statistics) pins no protected group of people of 1..k-1."""
+    from pipelines.lib.report.figures import year_figures
+
+    k = 3
+    figures = year_figures(tiny_year(mentors, unclassified, answers), k)
+    assert audit(figures.model, figures.protection) == []
+    assert_no_small_atom_is_pinned(figures, k)

@@ -476,7 +476,9 @@ class _Constraint:
     terms: dict[str, int]
     low: float
     high: float
-    source: tuple[str, str]  # ("identity" | "figure" | "statistic" | "small", name)
+    # ("identity" | "figure" | "statistic" | "small" | "withheld" | "assumed", name); "assumed" is
+    # the cautious reader's assumption that a group is small, where nothing printed says so.
+    source: tuple[str, str]
 
 
 def _fixes(constraint: _Constraint) -> bool:
@@ -508,6 +510,8 @@ class _Reader:
                 seen[key] = name
                 self.groups[name] = terms
         self.values = {name: self._value(terms) for name, terms in self.groups.items()}
+        self._printed_only: _Reader | None = None  # the reader of what is printed, made when needed
+        self._assumptions_pin: dict[tuple[str, frozenset[tuple[str, str]]], bool] = {}
 
     def _value(self, terms: Mapping[str, int]) -> int:
         return sum(c * self.model.atoms[a] for a, c in terms.items())
@@ -559,9 +563,11 @@ class _Reader:
             complement for (numerator, _), complement in self.model.shares.items() if numerator in omitted
         }
         left_out = {frozenset(self.model.figures[name].terms.items()) for name in omitted}
+        printed_small = {frozenset(c.terms.items()) for c in constraints if c.source[0] == "small"}
         for name, terms in self.groups.items():
-            if _small(self.values[name], k) and frozenset(terms.items()) not in left_out:
-                constraints.append(_Constraint(terms, 1, k - 1, ("small", name)))
+            key = frozenset(terms.items())
+            if _small(self.values[name], k) and key not in left_out and key not in printed_small:
+                constraints.append(_Constraint(terms, 1, k - 1, ("assumed", name)))
         fixed = {next(iter(c.terms)) for c in constraints if _fixes(c)}
         return constraints, fixed
 
@@ -572,12 +578,42 @@ class _Reader:
         return [
             name
             for name in sorted(self.groups)
-            if _small(self.values[name], self.k) and self._range(name, constraints, fixed, components)[0]
+            if _small(self.values[name], self.k)
+            and self._range(name, constraints, fixed, components)[0]
+            and not self._pinned_by_assumptions_alone(protection, name, constraints)
         ]
 
     def pinned(self, protection: Protection, group: str) -> bool:
         constraints, fixed = self._knowledge(protection)
-        return self._range(group, constraints, fixed, _Components(self.atom_names, constraints, fixed))[0]
+        components = _Components(self.atom_names, constraints, fixed)
+        return self._range(group, constraints, fixed, components)[0] and not (
+            self._pinned_by_assumptions_alone(protection, group, constraints)
+        )
+
+    def _pinned_by_assumptions_alone(
+        self, protection: Protection, group: str, constraints: list[_Constraint]
+    ) -> bool:
+        """Whether a pin is the cautious reader's own doing: its assumptions alone pin the group, and
+        a reader of what the report prints cannot.
+
+        The identities and the assumption that every small group is known to be small can pin a group
+        before anything is printed (k = 3: the "yes" and the "no" to an item among two unclassified
+        respondents, each taken to be 1..2 and adding up to at most 2, are 1 each). Nothing hidden or
+        left out can undo that, so without this a year of three respondents could have no report,
+        although its report gives nothing away. A pin that needs anything printed still counts.
+        """
+        if not self.cautious:
+            return False
+        assumptions = [c for c in constraints if c.source[0] in ("identity", "assumed")]
+        key = (group, frozenset(c.source for c in assumptions))
+        if key not in self._assumptions_pin:
+            components = _Components(self.atom_names, assumptions, set())
+            self._assumptions_pin[key] = self._range(group, assumptions, set(), components)[0]
+        if not self._assumptions_pin[key]:
+            return False
+        if self._printed_only is None:
+            self._printed_only = _Reader(self.model, self.k, cautious=False)
+        return not self._printed_only.pinned(protection, group)
 
     def sources(self, protection: Protection, group: str) -> set[tuple[str, str]]:
         """Every constraint (kind, name) that binds the group's range."""
@@ -623,7 +659,7 @@ class _Reader:
         if not with_sources and low <= self.values[group] - 1 + 1e-7:
             return False, set()  # it can be smaller than it is: not pinned, no need for the maximum
         high, high_sources = self._optimise(terms, atoms, constraints, fixed, sign=-1)
-        pinned = math.ceil(low - 1e-7) >= math.floor(-high + 1e-7)
+        pinned = math.isfinite(high) and math.ceil(low - 1e-7) >= math.floor(-high + 1e-7)
         return pinned, sources | low_sources | high_sources
 
     def _optimise(
