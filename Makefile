@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := 0.13.9
 
-.PHONY: install chromium demo test crash-test lint dev lock bench clean codebook
+.PHONY: install system-packages demo test crash-test lint dev lock bench clean codebook
 
-install: $(STAMP) chromium
+install: $(STAMP) system-packages
 
 # Bytecode is compiled once here: with PYTHONDONTWRITEBYTECODE set (as on this machine) Python never
 # writes .pyc files itself, and every start of ssm, Dagster or dbt would compile them from source again
@@ -21,13 +21,20 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib pipelines >/dev/null
 	touch $(STAMP)
 
-## Debian's Chromium, which Playwright drives for the browser tests (it cannot download its own here).
-chromium:
-	@command -v chromium >/dev/null || { \
-		echo "Installing Debian's chromium (apt-get)"; \
+## Debian packages that the tests drive for real, installed when missing: chromium (Playwright drives it
+## for the browser tests; it cannot download its own here), postgresql (a team deployment's Dagster
+## storage; the tests start their own server) and nginx (the login in front of the Dagster UI).
+DEBIAN_PACKAGES := chromium postgresql nginx
+
+system-packages:
+	@missing="$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || printf '%s ' $$p; done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian's $$missing(apt-get)"; \
 		SUDO="$$( [ $$(id -u) -eq 0 ] || echo sudo )"; \
 		$$SUDO apt-get update -qq && \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 ## Install, write the demonstration deliveries (2016-2026) and run the whole pipeline on them.
 demo: install
