@@ -65,6 +65,16 @@ class DataFolder:
         return self.root / "warehouse.duckdb"
 
     @property
+    def published(self) -> Path:
+        """Copies of the marts for readers, each put in place whole after a successful build."""
+        return self.root / "published"
+
+    @property
+    def published_marts(self) -> Path:
+        """The marts for notebooks and DBeaver: a DuckDB file with schema marts, opened read-only."""
+        return self.published / "marts.duckdb"
+
+    @property
     def reports(self) -> Path:
         """reports/<year>/: each year's report, its e-mail parts and images."""
         return self.root / "reports"

@@ -1,4 +1,5 @@
-"""Transform assets: every dbt model (staging, intermediate, marts) as one Dagster asset each."""
+"""Transform assets: every dbt model (staging, intermediate, marts) as one Dagster asset each, and the
+marts published for readers after a successful build."""
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from pydantic import Field
 from pipelines.defs.resources import SurveyConfig
 from pipelines.defs.shared import WAREHOUSE_POOL
 from pipelines.lib.warehouse import database as warehouse
+from pipelines.lib.warehouse import publish
 from pipelines.project import (
     BUILD_YEARS_ENV,
     DBT_BIN,
@@ -107,3 +109,36 @@ def build_years(years: list[int] | None) -> Iterator[None]:
     listed = "" if years is None else ",".join(str(year) for year in sorted(set(years)))
     with environment_variable(BUILD_YEARS_ENV, listed):
         yield
+
+
+# The dbt models of schema marts: the tables the published file holds.
+MART_KEYS = sorted((key for key in ssm_dbt_models.keys if key.path[0] == publish.SCHEMA), key=str)
+
+
+# Downstream of every mart, so a run publishes only after its dbt build succeeded (a failed build
+# skips this step and the previous snapshot stays). Not partitioned, like the build it copies.
+@dg.asset(
+    key="published_marts",
+    deps=MART_KEYS,
+    group_name="transform",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def published_marts(context: dg.AssetExecutionContext, survey: SurveyConfig) -> dg.MaterializeResult:
+    """published/marts.duckdb and published/<table>.parquet: every marts table for readers
+    (notebooks, DBeaver, BI tools), copied from the warehouse and swapped in whole; a reader holding
+    them never delays a run."""
+    folder = survey.folder
+    try:
+        published = publish.publish_marts(folder.warehouse, folder.published_marts)
+    except warehouse.WarehouseBusy as err:
+        raise dg.Failure(description=str(err), allow_retries=False) from None
+    context.log.info(f"Published {len(published.tables)} marts tables to {published.path}")
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(published.path)),
+            "parquet": [str(path) for path in published.parquet],
+            "tables": published.tables,
+            "rows": published.rows,
+        }
+    )
