@@ -13,6 +13,7 @@ import click
 from pipelines.lib.ingest.errors import DeliveryError
 from pipelines.lib.warehouse.database import WarehouseBusy
 from pipelines.paths import DataFolder
+from pipelines.run_queue import QueueUnavailable
 
 DEMO_SALT = "ssm-demonstration-salt-not-for-real-data"
 DEMO_RECIPIENTS = "dean@example.edu,associate.dean@example.edu"
@@ -76,13 +77,15 @@ def run(years: tuple[int, ...]) -> None:
     from pipelines.run_lock import exclusive_run
 
     folder = DataFolder.from_environment()
-    outcomes, alerts = [], []
+    outcomes, alerts, queued = [], [], False
     try:
         with exclusive_run(folder):
             work = pending_work(folder, requested=years)
             if work:
-                outcomes, alerts = _run_pending(folder, work, years)
+                outcomes, alerts, work, queued = _run_pending(folder, work, years)
     except WarehouseBusy as exc:
+        _fail(str(exc), 1)
+    except QueueUnavailable as exc:
         _fail(str(exc), 1)
     if not work and not work.refused:
         click.echo(f"Nothing new in {folder.landing}: every delivery there is already loaded.")
@@ -102,7 +105,10 @@ def run(years: tuple[int, ...]) -> None:
     failed += len(standing)
     if outcomes:
         click.echo(f"Reports: {folder.reports}/<year>/report.html")
-        click.echo(f"Detailed log: {_launcher().run_log_path(folder)}")
+        if queued:
+            click.echo("Detailed log: each run's page in the Dagster UI.")
+        else:
+            click.echo(f"Detailed log: {_launcher().run_log_path(folder)}")
     if failed:
         total = len(outcomes) + len(standing)
         _fail(f"{failed} of {total} survey year(s) failed; the warehouse keeps their previous state.", 1)
@@ -126,18 +132,38 @@ def _launcher():
     return launcher
 
 
-def _run_pending(folder: DataFolder, work, years: tuple[int, ...]) -> tuple[list, list[str]]:
-    """Run what `work` needs through Dagster, saying why each year runs; returns the years' outcomes
-    and a line per alert sent about a failed run."""
+def _run_pending(folder: DataFolder, work, years: tuple[int, ...]) -> tuple[list, list[str], object, bool]:
+    """Run what `work` needs through Dagster, saying why each year runs; returns the years' outcomes,
+    a line per alert sent about a failed run, the work as it was run, and whether it went through a
+    daemon's run queue.
+
+    With a daemon, the runs already queued or under way (the sensor's, the UI's, another `ssm`'s) end
+    first and the work is asked for again: they may have done it, and a year is never planned twice.
+    """
+    from pipelines.pending import pending_work
+    from pipelines.run_queue import started_by
+
     launcher = _launcher()
+    from pipelines.defs.jobs import survey_year_job
+
     instance = launcher.instance(folder)
     for line in launcher.take_over_abandoned_runs(folder, instance):
         click.echo(line)
+    queue = launcher.deployment_queue(instance, click.echo)
+    if queue is not None:
+        click.echo(f"A Dagster daemon is running: the runs go through its queue ({queue.url}).")
+        queue.wait_until_idle(
+            [survey_year_job.name],
+            announce=lambda r: click.echo(f"Waiting for run {r.run_id[:8]} ({started_by(r)}) to end ..."),
+        )
+        work = pending_work(folder, requested=years)
     for year, item in work.years.items():
         click.echo(f"{year}: {item.reason}")
+    if not work:
+        return [], [], work, queue is not None
     launcher.wait_for_warehouse(folder)
-    outcomes = launcher.run_pending(folder, work, instance, requested=years)
-    return outcomes, launcher.alert_failed_runs(outcomes, instance)
+    outcomes = launcher.run_pending(folder, work, instance, requested=years, queue=queue)
+    return outcomes, launcher.alert_failed_runs(outcomes, instance), work, queue is not None
 
 
 @main.command()
@@ -209,9 +235,12 @@ def report(year: int, send: bool, force: bool) -> None:
             instance = launcher.instance(folder)
             for line in launcher.take_over_abandoned_runs(folder, instance):
                 click.echo(line)
-            outcome = launcher.run_report(folder, instance, year, send=send, force=force)
+            queue = launcher.deployment_queue(instance, click.echo)
+            if queue is not None:
+                click.echo(f"A Dagster daemon is running: the run goes through its queue ({queue.url}).")
+            outcome = launcher.run_report(folder, instance, year, send=send, force=force, queue=queue)
             alerts = launcher.alert_failed_runs([outcome], instance)
-    except WarehouseBusy as exc:
+    except (WarehouseBusy, QueueUnavailable) as exc:
         _fail(str(exc))
     failed = _print_outcomes([outcome])
     for line in alerts:

@@ -1,4 +1,5 @@
-"""How the `ssm` command runs the jobs: in this process, on the data folder's Dagster instance.
+"""How the `ssm` command runs the jobs: in this process on the data folder's Dagster instance, or
+through the daemon's run queue on a team deployment whose daemon is running (pipelines/run_queue.py).
 
 The command is a thin client of Dagster. What to run comes from the same plan as the landing
 sensor's (pipelines/pending.py, then defs/planning.py); the runs are Dagster runs of the code
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,14 +25,21 @@ import dagster as dg
 
 from pipelines.definitions import defs
 from pipelines.defs.alerts import alert_analysts
-from pipelines.defs.dagster_internals import free_pool_slots
+from pipelines.defs.dagster_internals import free_pool_slots, partition_tags
 from pipelines.defs.planning import plan_runs, years_of
 from pipelines.defs.shared import survey_years
 from pipelines.lib.mail.alerts import failure_reasons
 from pipelines.lib.warehouse import database as warehouse
 from pipelines.paths import DataFolder
 from pipelines.pending import PendingWork, pending_work
-from pipelines.project import prepare_dagster_home
+from pipelines.project import TEAM_INSTANCE_CONFIG, instance_config, prepare_dagster_home
+from pipelines.run_queue import (
+    DEFAULT_WEBSERVER_URL,
+    WEBSERVER_URL_ENV,
+    FinishedRun,
+    RunQueue,
+    queue_daemon_is_running,
+)
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Every run `ssm` makes carries the data folder it works on, so that a later `ssm` command can tell
@@ -60,6 +69,19 @@ class YearOutcome:
 def instance(folder: DataFolder) -> dg.DagsterInstance:
     """The Dagster instance of the data folder (DAGSTER_HOME when set), shared with `dagster dev`."""
     return dg.DagsterInstance.from_config(str(prepare_dagster_home(folder)))
+
+
+def deployment_queue(instance: dg.DagsterInstance, say: Callable[[str], None] = print) -> RunQueue | None:
+    """The daemon's run queue when the instance is a team deployment's (SSM_DAGSTER_POSTGRES_URL)
+    and its daemon is running, else None: the command's runs then execute in its own process.
+
+    `make dev` on one analyst's instance also runs a daemon, but on a port `ssm` cannot know; there
+    the runs stay in the command's process, and the warehouse pool keeps them apart from the UI's.
+    `say` prints a notice while a run waits for a daemon that has stopped.
+    """
+    if instance_config() != TEAM_INSTANCE_CONFIG or not queue_daemon_is_running(instance):
+        return None
+    return RunQueue(instance, os.environ.get(WEBSERVER_URL_ENV) or DEFAULT_WEBSERVER_URL, say)
 
 
 def take_over_abandoned_runs(folder: DataFolder, instance: dg.DagsterInstance) -> list[str]:
@@ -126,6 +148,23 @@ def execute(
         )
 
 
+def launch(
+    folder: DataFolder,
+    instance: dg.DagsterInstance,
+    queue: RunQueue | None,
+    job_name: str,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
+    run_config: dict | None = None,
+) -> FinishedRun | dg.ExecuteInProcessResult:
+    """Run one job and wait for it: through the daemon's queue when there is one, else in this process.
+    Either way the result says `run_id` and `success`, and the run's record is in the instance."""
+    if queue is None:
+        return execute(folder, instance, job_name, partition_key, tags, run_config)
+    run_tags = {**(tags or {}), **(partition_tags(partition_key) if partition_key else {})}
+    return queue.run(job_name, run_tags, run_config)
+
+
 def failure_message(instance: dg.DagsterInstance, run_id: str) -> str:
     """Why a run failed, from its events in Dagster (a step's failure, a blocking check)."""
     reasons = failure_reasons(entry.dagster_event for entry in instance.all_logs(run_id))
@@ -141,7 +180,7 @@ def warnings_logged(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...
 
 
 def _outcomes(
-    years: list[int], result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance
+    years: list[int], result: FinishedRun | dg.ExecuteInProcessResult, instance: dg.DagsterInstance
 ) -> dict[int, YearOutcome]:
     """The outcome of a run for each of its years, read from Dagster's record of the run."""
     message = "done" if result.success else failure_message(instance, result.run_id)
@@ -150,7 +189,11 @@ def _outcomes(
 
 
 def run_pending(
-    folder: DataFolder, work: PendingWork, instance: dg.DagsterInstance, requested: Iterable[int] = ()
+    folder: DataFolder,
+    work: PendingWork,
+    instance: dg.DagsterInstance,
+    requested: Iterable[int] = (),
+    queue: RunQueue | None = None,
 ) -> list[YearOutcome]:
     """Make the runs `work` needs, then ask again, until nothing of it is left that a run could change.
 
@@ -168,9 +211,10 @@ def run_pending(
         planned = plan_runs(work, instance.get_dynamic_partitions(survey_years.name))
         instance.add_dynamic_partitions(survey_years.name, planned.new_partitions)
         for request in planned.run_requests:
-            result = execute(
+            result = launch(
                 folder,
                 instance,
+                queue,
                 request.job_name,
                 request.partition_key,
                 dict(request.tags),
@@ -202,14 +246,19 @@ def _worth_retrying(year: int, still_pending: set[int], failed_runs: list[set[in
 
 
 def run_report(
-    folder: DataFolder, instance: dg.DagsterInstance, year: int, send: bool, force: bool
+    folder: DataFolder,
+    instance: dg.DagsterInstance,
+    year: int,
+    send: bool,
+    force: bool,
+    queue: RunQueue | None = None,
 ) -> YearOutcome:
     """Render one year's report from the warehouse as it is (and e-mail it with `send`)."""
     job = "report_delivery_job" if send else "report_job"
     config = {"ops": {"report__report_email": {"config": {"force": force}}}} if send else None
     if not instance.has_dynamic_partition(survey_years.name, str(year)):
         instance.add_dynamic_partitions(survey_years.name, [str(year)])
-    result = execute(folder, instance, job, partition_key=str(year), run_config=config)
+    result = launch(folder, instance, queue, job, partition_key=str(year), run_config=config)
     return _outcomes([year], result, instance)[year]
 
 

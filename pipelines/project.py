@@ -21,7 +21,11 @@ from pipelines.lib.warehouse.database import BUILD_DIR
 from pipelines.paths import PROJECT_ROOT, DataFolder
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# The Dagster instance: on one analyst's machine, SQLite under the data folder; for a team, PostgreSQL
+# at the URL in SSM_DAGSTER_POSTGRES_URL (spec §11), with the daemon's queue (README "Deploy for a team").
 INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
+TEAM_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
+POSTGRES_URL_ENV = "SSM_DAGSTER_POSTGRES_URL"
 
 # dbt as the dbt asset runs it: from the data folder named in SSM_DBT_WORKDIR, building the warehouse
 # named in SSM_DBT_WAREHOUSE relative to it (dbt_project/profiles.yml), with the dbt of this
@@ -89,14 +93,21 @@ def prepare_dbt_project() -> bool:
     return True
 
 
+def instance_config() -> Path:
+    """The instance settings in force: the team's (PostgreSQL) when SSM_DAGSTER_POSTGRES_URL is set,
+    else the local ones (SQLite under the data folder)."""
+    return TEAM_INSTANCE_CONFIG if os.environ.get(POSTGRES_URL_ENV) else INSTANCE_CONFIG
+
+
 def prepare_dagster_home(folder: DataFolder) -> Path:
-    """The Dagster instance folder of a data folder (DAGSTER_HOME when set), with the project's
-    dagster.yaml in it; `ssm`, the tests and `dagster dev` share it, so the UI shows what `ssm` did."""
+    """The Dagster instance folder of a data folder (DAGSTER_HOME when set), with the instance settings
+    in force copied in; `ssm`, the tests, `dagster dev` and the services of a team deployment share it,
+    so the UI shows what `ssm` did. The settings name the PostgreSQL URL's variable, never its value."""
     home = Path(os.environ.get("DAGSTER_HOME") or folder.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    target = home / "dagster.yaml"
-    if not target.exists() or target.read_bytes() != INSTANCE_CONFIG.read_bytes():
-        shutil.copyfile(INSTANCE_CONFIG, target)
+    source, target = instance_config(), home / "dagster.yaml"
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        shutil.copyfile(source, target)
     return home
 
 

@@ -13,9 +13,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
+
+if TYPE_CHECKING:
+    from tests.postgres_server import PostgresServer
 
 TEST_SALT = "test-salt-0123456789"
 BUILT_YEARS = tuple(range(2016, 2027))  # every demonstration year
@@ -102,3 +106,20 @@ def built_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltPi
         write_demo_data(root, years=BUILT_YEARS)
         outcomes = run_pending(root)
         yield BuiltPipeline(root=root, dagster_home=root / "dagster_home", outcomes=outcomes)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for this session (one per xdist worker, each on its own port),
+    stopped and removed at the end: a `tests.postgres_server.PostgresServer` (`.url`, `.port`)."""
+    from tests.postgres_server import running_postgres
+
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The session server's `postgresql://USER:PASSWORD@127.0.0.1:PORT/dagster`, the form of
+    SSM_DAGSTER_POSTGRES_URL."""
+    return postgres_server.url

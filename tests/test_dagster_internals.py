@@ -19,9 +19,12 @@ from dagster_dbt import DbtCliResource
 
 from pipelines.defs.dagster_internals import (
     MAX_CACHED_ENGINES,
+    SCHEDULE_TAG,
+    SENSOR_TAG,
     FastSqliteEventLogStorage,
     free_pool_slots,
     partition_range_tags,
+    partition_tags,
 )
 from pipelines.project import INSTANCE_CONFIG
 
@@ -82,6 +85,12 @@ def test_range_tags_are_dagster_s() -> None:
         dagster_tags.ASSET_PARTITION_RANGE_END_TAG,
     }
     assert dg.RunRequest(tags=tags).partition_key_range == dg.PartitionKeyRange("2019", "2020")
+
+
+def test_the_partition_tag_is_dagster_s() -> None:
+    """Promise: the tag that names a run's partition (on runs `ssm` submits to a queue) is Dagster's."""
+    assert partition_tags("2019") == {dagster_tags.PARTITION_NAME_TAG: "2019"}
+    assert (SENSOR_TAG, SCHEDULE_TAG) == (dagster_tags.SENSOR_NAME_TAG, dagster_tags.SCHEDULE_NAME_TAG)
 
 
 def test_freeing_a_dead_run_s_slot(tmp_path: Path) -> None:

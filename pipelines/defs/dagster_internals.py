@@ -4,9 +4,11 @@ Each stays because a measured cost or a missing public way leaves no other choic
 guard in tests/test_dagster_internals.py that fails on an upgrade that changes it, instead of the
 pipeline silently doing something else.
 
-- The run tags of a run over a range of partitions. Dagster documents the pattern (a run for a range
-  of partitions, as single-run backfills make them) but exports the tag names only from a private
-  module; RunRequest.partition_key_range reads the same two tags.
+- The run tags of a run over a range of partitions, and of a run of one partition. Dagster documents
+  the pattern (a run for a range of partitions, as single-run backfills make them; the partition tag
+  the UI's launchpad sets) but exports the tag names only from a private module;
+  RunRequest.partition_key_range reads the same two range tags. `ssm` submits its runs to a team
+  deployment's queue with them (pipelines/run_queue.py), as the UI does.
 - Freeing the warehouse pool's slot of a run whose process died (`ssm` killed mid-run): Dagster frees
   slots when a step ends, and its run monitoring (a daemon the `ssm` command does not have) frees
   those of dead runs; the storage method the monitor calls is the only way to do it in-process.
@@ -47,6 +49,18 @@ PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 def partition_range_tags(first: str, last: str) -> dict[str, str]:
     """Run tags for one run over the partitions from `first` to `last` (in the partitions' order)."""
     return {PARTITION_RANGE_START_TAG: first, PARTITION_RANGE_END_TAG: last}
+
+
+PARTITION_TAG = "dagster/partition"
+# The tags Dagster puts on the runs a sensor or a schedule requests (`ssm` names who started a run
+# that it waits for).
+SENSOR_TAG = "dagster/sensor_name"
+SCHEDULE_TAG = "dagster/schedule_name"
+
+
+def partition_tags(key: str) -> dict[str, str]:
+    """Run tags for a run of the one partition `key` (what RunRequest(partition_key=key) sets)."""
+    return {PARTITION_TAG: key}
 
 
 def free_pool_slots(instance: dg.DagsterInstance, run_id: str) -> None:

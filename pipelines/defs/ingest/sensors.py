@@ -8,6 +8,7 @@ from pipelines.defs.resources import SurveyConfig
 from pipelines.defs.shared import survey_years
 from pipelines.lib.warehouse.database import WarehouseBusy
 from pipelines.pending import pending_work
+from pipelines.run_queue import runs_in_progress, started_by
 
 # A file still being copied into landing/ changes size and mtime; wait until it has been still this long.
 SETTLE_SECONDS = 30
@@ -17,7 +18,17 @@ SETTLE_SECONDS = 30
 def landing_sensor(
     context: dg.SensorEvaluationContext, survey: SurveyConfig
 ) -> dg.SensorResult | dg.SkipReason:
-    """Request the runs the landing folder needs: the same runs `ssm run` makes (defs/planning.py)."""
+    """Request the runs the landing folder needs: the same runs `ssm run` makes (defs/planning.py).
+
+    While a load is queued or under way (this sensor's, one launched in the UI, one `ssm run`
+    submitted), the tick waits: that run may do the work, and its files would otherwise still look
+    new and be requested twice.
+    """
+    busy = runs_in_progress(context.instance, [survey_year_job.name])
+    if busy:
+        return dg.SkipReason(
+            f"Run {busy[0].run_id} ({started_by(busy[0])}) is queued or under way; the next tick looks again."
+        )
     folder = survey.folder
     try:
         # A run holds the warehouse: skip this tick rather than wait (the next comes in a minute).
