@@ -13,6 +13,7 @@ the proxy are not run here (tests/test_deploy_proxy.py tests the login).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from pipelines.run_queue import SUBMITTED_BY_TAG
 from tests.conftest import pipeline_env, pipeline_environment, run_pending
 from tests.postgres_server import PostgresServer, running_postgres
 from tests.reliability import differences, marts
-from tests.test_cli import PROJECT_ROOT
+from tests.test_cli import PROJECT_ROOT, SSM
 
 SERVICE = PROJECT_ROOT / "deploy" / "ssm-service"
 YEARS = (2024, 2025)  # loaded by the sensor
@@ -418,3 +419,34 @@ def _launch_report(deployment: Deployment, year: int) -> str:
     )["launchPipelineExecution"]  # fmt: skip
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return launched["run"]["runId"]
+
+
+def test_ssm_through_the_queue_answers_as_it_does_in_process(deployment: Deployment, tmp_path: Path) -> None:
+    """Promise: through the queue, `ssm` says and returns what it says and returns when it runs the
+    job itself: a refused delivery gives the same FAIL line and exit status 1 as an in-process
+    `ssm run` on a copy of the data folder; `ssm report --year Y` exits 0 and names the report."""
+    bad = deployment.root / "landing" / f"ssm_survey_{YEARS[0]}_corrected.csv"
+    bad.write_text("this is not a survey export\n", encoding="utf-8")
+    local = tmp_path / "data"
+    shutil.copytree(deployment.root, local, ignore=shutil.ignore_patterns("dagster_home", "*.lock"))
+    try:
+        queued = deployment.ssm("run")
+        queued_output = queued.communicate(timeout=RUN_TIMEOUT)[0]
+        in_process = subprocess.run(
+            [SSM, "run"], env=pipeline_env(local), capture_output=True, text=True, timeout=RUN_TIMEOUT
+        )
+    finally:
+        bad.unlink()
+    assert "A Dagster daemon is running: the runs go through its queue" in queued_output
+    assert "A Dagster daemon is running" not in in_process.stdout
+    assert (queued.returncode, in_process.returncode) == (1, 1), (queued_output, in_process.stdout)
+    fail_lines = [line for line in queued_output.splitlines() if line.startswith("  FAIL")]
+    assert fail_lines and fail_lines == [
+        line for line in in_process.stdout.splitlines() if line.startswith("  FAIL")
+    ]
+
+    report = deployment.ssm("report", "--year", str(YEARS[1]))
+    output = report.communicate(timeout=RUN_TIMEOUT)[0]
+    assert report.returncode == 0, output
+    assert "the run goes through its queue" in output and f"ok   {YEARS[1]}" in output
+    assert f"Report: {deployment.root / 'reports' / str(YEARS[1]) / 'report.html'}" in output
