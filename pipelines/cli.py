@@ -12,7 +12,7 @@ import click
 
 from pipelines.lib.ingest.errors import DeliveryError
 from pipelines.lib.warehouse.database import WarehouseBusy
-from pipelines.paths import DataFolder
+from pipelines.paths import POSTGRES_URL_ENV, DataFolder
 from pipelines.run_queue import QueueUnavailable
 
 DEMO_SALT = "ssm-demonstration-salt-not-for-real-data"
@@ -364,7 +364,10 @@ def demo() -> None:
     latest = max(int(p.parent.name) for p in reports)
     click.echo(f"E-mailing the {latest} report to {os.environ['SSM_REPORT_RECIPIENTS']} ...")
     report.main(args=["--year", str(latest), "--send"], standalone_mode=False)
-    click.echo("Open the Dagster UI on this data with: make dev   (then http://127.0.0.1:3000)")
+    if os.environ.get(POSTGRES_URL_ENV):
+        click.echo("See the runs in the deployment's Dagster UI (README, 'Deploy for a team').")
+    else:
+        click.echo("Open the Dagster UI on this data with: make dev   (then http://127.0.0.1:3000)")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The Jinja2 templates of the report and the e-mails (presentation lives there, not in Python).
 REPORT_TEMPLATES_DIR = PROJECT_ROOT / "reports"
 DATA_DIR_ENV = "SSM_DATA_DIR"
+# Set: a team deployment, whose Dagster instance keeps its runs in this PostgreSQL database (spec §11).
+POSTGRES_URL_ENV = "SSM_DAGSTER_POSTGRES_URL"
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 
 

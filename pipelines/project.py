@@ -18,14 +18,13 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 from pipelines.lib.warehouse.database import BUILD_DIR
-from pipelines.paths import PROJECT_ROOT, DataFolder
+from pipelines.paths import POSTGRES_URL_ENV, PROJECT_ROOT, DataFolder
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # The Dagster instance: on one analyst's machine, SQLite under the data folder; for a team, PostgreSQL
 # at the URL in SSM_DAGSTER_POSTGRES_URL (spec §11), with the daemon's queue (README "Deploy for a team").
 INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
 TEAM_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
-POSTGRES_URL_ENV = "SSM_DAGSTER_POSTGRES_URL"
 
 # dbt as the dbt asset runs it: from the data folder named in SSM_DBT_WORKDIR, building the warehouse
 # named in SSM_DBT_WAREHOUSE relative to it (dbt_project/profiles.yml), with the dbt of this

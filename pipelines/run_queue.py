@@ -16,6 +16,7 @@ front of it (deploy/nginx/) is for people's browsers.
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -36,6 +37,11 @@ SUBMITTED_BY_TAG = "ssm/submitted_by"
 # A run in one of these states (by name) has not ended.
 WAITING = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
 POLL_SECONDS = 1.0
+
+
+def _person() -> str:
+    """Who runs the command: the analyst behind `sudo -u ssm` (README, "Deploy for a team"), else the user."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 class QueueUnavailable(Exception):
@@ -130,7 +136,7 @@ class RunQueue:
             run_id = self._client.submit_job_execution(
                 job_name,
                 run_config=run_config or {},
-                tags={**tags, SUBMITTED_BY_TAG: f"ssm ({getpass.getuser()}@{socket.gethostname()})"},
+                tags={**tags, SUBMITTED_BY_TAG: f"ssm ({_person()}@{socket.gethostname()})"},
             )
         except DagsterGraphQLClientError as error:
             raise QueueUnavailable(

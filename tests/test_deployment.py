@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from pipelines.defs.planning import DBT_STEP
-from pipelines.project import POSTGRES_URL_ENV
+from pipelines.paths import POSTGRES_URL_ENV
 from pipelines.run_queue import SUBMITTED_BY_TAG
 from tests.conftest import pipeline_env, pipeline_environment, run_pending
 from tests.postgres_server import PostgresServer, running_postgres
@@ -216,6 +216,11 @@ def deployment(postgres: PostgresServer, tmp_path_factory: pytest.TempPathFactor
     deploy.staging = staging  # type: ignore[attr-defined]
     try:
         deploy.start("code-server")
+        # As systemd orders them: the daemon and the webserver once the code server answers.
+        ready = subprocess.run(
+            [str(SERVICE), "code-server-ready"], env=env, capture_output=True, text=True, timeout=180
+        )
+        assert ready.returncode == 0, ready.stderr + deploy.log("code-server")
         deploy.start("daemon")
         deploy.start("webserver")
         deploy.wait_for_webserver()
