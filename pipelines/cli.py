@@ -281,9 +281,7 @@ def status() -> None:
         else:
             with warehouse.connect(folder.warehouse, read_only=True, wait_seconds=10) as con:
                 on_record = deliveries.all_deliveries(con)
-                sends = (
-                    email_ledger.all_sends(con) if deliveries.has_table(con, "ops", "report_emails") else []
-                )
+                sends = email_ledger.all_sends(con)
             click.echo("Deliveries:")
             for d in on_record:
                 click.echo(

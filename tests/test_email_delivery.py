@@ -401,3 +401,15 @@ def test_send_killed_midway_is_not_repeated_and_the_ledger_says_so(data_copy: Pa
         (alert,) = [r for r in server.received if r.rcpt_tos == [ANALYSTS]]
         assert "may or may not have reached" in alert.message.get_content()
         assert ledger(data_copy) == [(ASSOCIATE, "uncertain", message_id), (DEAN, "uncertain", message_id)]
+
+
+def test_a_warehouse_without_the_ledger_has_no_sends_on_record(tmp_path: Path) -> None:
+    """`ssm status` reads the ledger read-only: a warehouse that no run has opened for writing since
+    the ledger was added has no ops.report_emails, which means no report was sent, not an error."""
+    from pipelines.lib.mail import ledger as email_ledger
+
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw; create table raw.deliveries (survey_year integer)")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert email_ledger.all_sends(con) == []

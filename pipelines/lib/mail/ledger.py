@@ -112,8 +112,13 @@ def last_send(con: duckdb.DuckDBPyConnection, year: int) -> list[tuple[str, str,
 
 
 def all_sends(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """(survey_year, recipient, outcome, attempted_at, report_sha256) of every send, oldest first."""
-    return con.execute(
-        "select survey_year, recipient, outcome, attempted_at, report_sha256 "
-        "from ops.report_emails order by attempted_at"
-    ).fetchall()
+    """(survey_year, recipient, outcome, attempted_at, report_sha256) of every send, oldest first;
+    none when the warehouse has no ledger yet (a read-only connection to a warehouse that no run
+    has opened for writing since the ledger was added)."""
+    try:
+        return con.execute(
+            "select survey_year, recipient, outcome, attempted_at, report_sha256 "
+            "from ops.report_emails order by attempted_at"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
