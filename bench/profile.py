@@ -57,6 +57,7 @@ MAIN_RULES = [
     ("report: HTML rendering", r"pipelines/lib/report/rendering.py|css_inline"),
     ("report: other", r"pipelines/defs/report/"),
     ("transform checks", r"pipelines/defs/transform/checks.py"),
+    ("publish the marts for readers", r"pipelines/lib/warehouse/publish.py"),
     ("pending files (sha256 of landing)", r"pending_work \("),
     ("Dagster: loading definitions", r"pipelines/definitions.py|load_assets_from_modules"),
     ("Dagster: run orchestration, events, storage", r"dagster/"),

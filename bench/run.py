@@ -205,12 +205,13 @@ def peak_between(samples: list[tuple[float, float]], start: float, end: float) -
 # Stages of the pipeline runs, from the Dagster instance and dbt's run_results.json
 # --------------------------------------------------------------------------------------------------
 
-# Dagster step keys -> stage: the ingest assets and their check, the dbt build, the report; the rest
-# are the checks on the marts.
+# Dagster step keys -> stage: the ingest assets and their check, the dbt build, publishing the marts
+# for readers (issue 17), the report; the rest are the checks on the marts.
 STEP_STAGE = (
     ("raw__", "ingest"),
     ("responses", "ingest"),
     ("ssm_dbt_models", "dbt build"),
+    ("published_marts", "publish"),
     ("report__", "report"),
 )
 
@@ -250,7 +251,7 @@ def pipeline_stages(data_dir: Path, m: Measurement) -> tuple[list[dict], dict]:
     stages = []
     if records:
         stages.append(_stage("start-up (imports, new files)", [(m.started_at, records[0].start_time)], m))
-    for name in ("ingest", "dbt build", "marts checks", "report"):
+    for name in ("ingest", "dbt build", "publish", "marts checks", "report"):
         if name in windows:
             stages.append(_stage(name, windows[name], m))
     if records:
