@@ -405,6 +405,58 @@ def test_a_lone_year_gets_an_interval_bar(single_year_figures: dict[str, Figure]
             assert abs(segment[1][1] - segment[0][1]) > 1  # a visible length, in percentage points
 
 
+def test_every_interval_of_a_long_history_is_drawn_between_its_limits(data: dict, figures: dict[str, Figure]):
+    """Every shown share of the trends and every shown ratio has its point at its year and its bar
+    from the lower to the upper limit (a series' points and bars are one artist each), and a ratio's
+    bar has a cap at each end that lies inside its panel."""
+
+    def drawn(axes: Axes) -> tuple[list[tuple], list[tuple]]:
+        points = [
+            (round(x), y) for line in gid_lines(axes, "point") for x, y in zip(*line.get_data(), strict=True)
+        ]
+        bars = [
+            (round(segment[0][0]), segment[0][1], segment[1][1])
+            for bar in axes.collections
+            if bar.get_gid() == "interval"
+            for segment in bar.get_segments()
+        ]
+        return sorted(points), sorted(bars)
+
+    def close(drawn: list[tuple], expected: list[tuple]) -> bool:
+        return len(drawn) == len(expected) and all(
+            a == pytest.approx(b, rel=1e-9) for a, b in zip(drawn, sorted(expected), strict=True)
+        )
+
+    intervals_checked = 0
+    for axes, panel in zip(panels(figures["trends"]), data["trends"]["panels"], strict=True):
+        values = [p for s in panel["series"] for p in s["points"] if p["kind"] == "value"]
+        points, bars = drawn(axes)
+        assert close(points, [(p["year"], 100 * p["proportion"]) for p in values])
+        expected = [
+            (p["year"], 100 * p["ci_low"], 100 * p["ci_high"]) for p in values if p["ci_low"] is not None
+        ]
+        assert expected and close(bars, expected)
+        intervals_checked += len(expected)
+    assert intervals_checked > 20
+
+    for axes, panel in zip(panels(figures["ratios"]), data["ratios"]["panels"], strict=True):
+        values = [p for p in panel["points"] if p["kind"] == "value" and p["ratio"] is not None]
+        points, bars = drawn(axes)
+        assert close(points, [(p["year"], p["ratio"]) for p in values])
+        assert [year for year, _low, _high in bars] == sorted(p["year"] for p in values)
+        bottom, top = axes.get_ylim()
+        caps = [
+            (round(x), y)
+            for line in axes.get_lines()
+            if line.get_marker() == "_"
+            for x, y in zip(*line.get_data(), strict=True)
+        ]
+        for point in values:
+            for end in (point["ci_low"], point["ci_high"]):
+                if bottom < end < top:
+                    assert any(c == pytest.approx((point["year"], end), rel=1e-9) for c in caps), (point, end)
+
+
 def test_ratio_chart_has_log_scale_and_reference(figures: dict[str, Figure]):
     for axes in panels(figures["ratios"]):
         assert axes.get_yscale() == "log"

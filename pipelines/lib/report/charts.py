@@ -342,11 +342,31 @@ def _interval(
 ) -> tuple[Line2D, ...]:
     """A point with its 95% confidence interval as a bar with caps (visible whatever its length);
     returns the caps."""
+    return _interval_series(axes, [x], [y], [low], [high], style, horizontal)
+
+
+def _interval_series(
+    axes: Axes,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    style: Mapping[str, Any],
+    horizontal: bool,
+) -> tuple[Line2D, ...]:
+    """Points with their 95% confidence intervals as bars with caps (visible whatever their length),
+    one artist for each part of the whole series: drawn point by point, a long history's trend chart
+    took most of a report's drawing time (bench/PROFILE.md). Returns the caps (lower ends, upper ends),
+    one mark per point in each."""
+    values = xs if horizontal else ys
     # an interval touching 0 or 1 can sit a rounding error inside the point
-    err = [[max(0.0, (x if horizontal else y) - low)], [max(0.0, high - (x if horizontal else y))]]
+    err = [
+        [max(0.0, value - low) for value, low in zip(values, lows, strict=True)],
+        [max(0.0, high - value) for value, high in zip(values, highs, strict=True)],
+    ]
     bars = axes.errorbar(
-        [x],
-        [y],
+        list(xs),
+        list(ys),
         xerr=err if horizontal else None,
         yerr=None if horizontal else err,
         fmt=style["marker"],
@@ -602,6 +622,19 @@ def _draw_series(
                 zorder=3,
                 gid="run",
             )
+    with_interval = [
+        p for p in points if p["kind"] == "value" and p["ci_low"] is not None and p["ci_high"] is not None
+    ]
+    if with_interval:
+        _interval_series(
+            axes,
+            [p["year"] + dodge for p in with_interval],
+            [100 * p["proportion"] for p in with_interval],
+            [100 * p["ci_low"] for p in with_interval],
+            [100 * p["ci_high"] for p in with_interval],
+            style,
+            horizontal=False,
+        )
     for point in points:
         x = point["year"] + dodge
         if point["kind"] == "value":
@@ -618,9 +651,6 @@ def _draw_series(
                     zorder=4,
                     gid="point",
                 )
-            else:
-                low, high = 100 * point["ci_low"], 100 * point["ci_high"]
-                _interval(axes, x, value, low, high, style, horizontal=False)
         elif point["kind"] in BOUND_DIRECTION:
             _bound_mark(axes, x, 100 * point["bound"], point["kind"], style, horizontal=False)
 
@@ -690,18 +720,25 @@ def _draw_ratios(frame: _Frame, data: Mapping[str, Any]) -> None:
                     zorder=3,
                     gid="run",
                 )
-        for point in panel["points"]:
-            if point["kind"] != "value" or point["ratio"] is None:
-                continue
+        shown = [p for p in panel["points"] if p["kind"] == "value" and p["ratio"] is not None]
+        if shown:
             # A zero lower limit or an infinite upper one (a zero cell) runs off the panel.
-            ratio, low, high = point["ratio"], point["ci_low"], point["ci_high"]
-            low = ratio if low is None else (low if low > 0 else 1 / edge)
-            high = ratio if high is None else (high if math.isfinite(high) else edge)
-            caps = _interval(axes, point["year"], ratio, low, high, RATIO_STYLE, horizontal=False)
+            lows = [
+                p["ratio"] if p["ci_low"] is None else (p["ci_low"] if p["ci_low"] > 0 else 1 / edge)
+                for p in shown
+            ]
+            highs = [
+                p["ratio"]
+                if p["ci_high"] is None
+                else (p["ci_high"] if math.isfinite(p["ci_high"]) else edge)
+                for p in shown
+            ]
+            years_shown, ratios = [p["year"] for p in shown], [p["ratio"] for p in shown]
+            caps = _interval_series(axes, years_shown, ratios, lows, highs, RATIO_STYLE, horizontal=False)
             bottom, top = axes.get_ylim()
             for cap in caps:  # an end that runs off the panel has no cap: the bar goes on
-                if not bottom < cap.get_ydata()[0] < top:
-                    cap.set_visible(False)
+                ends = [y if bottom < y < top else math.nan for y in cap.get_ydata()]
+                cap.set_ydata(ends)
 
 
 # --------------------------------------------------------------------------------------------------
