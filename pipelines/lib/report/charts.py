@@ -173,13 +173,15 @@ def render_charts(context: Mapping[str, Any], out_dir: Path) -> dict[str, ChartI
             )
         path = out_dir / f"{name}.png"
         partial = out_dir / f".{name}.png.partial"
+        # Rendered as raw RGBA pixels, encoded once below (not a PNG that is decoded and encoded again).
         buffer = io.BytesIO()
         with rc_context(RC_PARAMS):
-            figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+            figure.savefig(buffer, format="rgba", dpi=DPI)
+        pixels = (round(figure.get_figwidth() * DPI), round(figure.get_figheight() * DPI))
         # RGB without an alpha channel: a solid white background in every mail client, dark modes
         # included. Pillow writes no "Software" tag and no timestamp: the same data gives the same
         # bytes, so an unchanged report is recognisably unchanged (and is not e-mailed again).
-        with Image.open(buffer) as drawn:
+        with Image.frombuffer("RGBA", pixels, buffer.getbuffer(), "raw", "RGBA", 0, 1) as drawn:
             drawn.convert("RGB").save(partial, format="png")
         partial.replace(path)
         images[name] = ChartImage(path=path, alt=str(spec["alt"]), width=width, height=height)
