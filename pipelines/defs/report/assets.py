@@ -27,8 +27,9 @@ REPORT_FILE = "report.html"
 EMAIL_HTML_FILE = "email.html"
 EMAIL_TEXT_FILE = "email.txt"
 EMAIL_SUBJECT_FILE = "email_subject.txt"
-# From this many years in a run, charts are drawn in worker processes: a worker first imports
-# matplotlib (about 2 s), which a few years' charts do not repay.
+# From this many years in a run, charts are drawn in worker processes: starting two workers that
+# import matplotlib costs about 0.5 s, which a few years' charts (0.5-0.9 s a year, 10-40 years of
+# history; bench/PROFILE.md) do not repay. Set when a year's charts took 1.4-2.7 s; not re-tuned since.
 PARALLEL_MIN_YEARS = 8
 
 
@@ -63,8 +64,8 @@ def yearly_report(
     years = run_years(context)
     with warehouse.connect() as con:
         report_contexts = _report_contexts(con, survey, years)
-    # Drawing a year's four charts is most of a report's cost (1.4-2.7 s); a long batch draws them in
-    # worker processes, and each year's report is finished and swapped in, in year order, here.
+    # Drawing a year's four charts is most of a report's cost; a long batch draws them in worker
+    # processes, and each year's report is finished and swapped in, in year order, here.
     workers = available_cores(len(years)) if len(years) >= PARALLEL_MIN_YEARS else 0
     if workers:
         context.log.info(f"Drawing the charts of {len(years)} years in {workers} worker processes.")
