@@ -177,7 +177,7 @@ def render_charts(context: Mapping[str, Any], out_dir: Path) -> dict[str, ChartI
         buffer = io.BytesIO()
         with rc_context(RC_PARAMS):
             figure.savefig(buffer, format="rgba", dpi=DPI)
-        pixels = (round(figure.get_figwidth() * DPI), round(figure.get_figheight() * DPI))
+        pixels = figure.canvas.get_width_height(physical=True)  # the size Agg rendered (dpi = DPI)
         # RGB without an alpha channel: a solid white background in every mail client, dark modes
         # included. Pillow writes no "Software" tag and no timestamp: the same data gives the same
         # bytes, so an unchanged report is recognisably unchanged (and is not e-mailed again).
@@ -604,6 +604,10 @@ def _draw_trends(frame: _Frame, data: Mapping[str, Any]) -> None:
             _draw_series(axes, series["points"], SERIES_STYLE[series["cohort"]], breaks, dodge)
 
 
+def _has_interval(point: Mapping[str, Any]) -> bool:
+    return point["ci_low"] is not None and point["ci_high"] is not None
+
+
 def _draw_series(
     axes: Axes,
     points: Sequence[Mapping[str, Any]],
@@ -624,9 +628,7 @@ def _draw_series(
                 zorder=3,
                 gid="run",
             )
-    with_interval = [
-        p for p in points if p["kind"] == "value" and p["ci_low"] is not None and p["ci_high"] is not None
-    ]
+    with_interval = [p for p in points if p["kind"] == "value" and _has_interval(p)]
     if with_interval:
         _interval_series(
             axes,
@@ -639,20 +641,18 @@ def _draw_series(
         )
     for point in points:
         x = point["year"] + dodge
-        if point["kind"] == "value":
-            value = 100 * point["proportion"]
-            if point["ci_low"] is None or point["ci_high"] is None:
-                axes.plot(
-                    [x],
-                    [value],
-                    linestyle="none",
-                    marker=style["marker"],
-                    color=style["color"],
-                    markerfacecolor=style["markerfacecolor"],
-                    markeredgecolor=style["color"],
-                    zorder=4,
-                    gid="point",
-                )
+        if point["kind"] == "value" and not _has_interval(point):
+            axes.plot(
+                [x],
+                [100 * point["proportion"]],
+                linestyle="none",
+                marker=style["marker"],
+                color=style["color"],
+                markerfacecolor=style["markerfacecolor"],
+                markeredgecolor=style["color"],
+                zorder=4,
+                gid="point",
+            )
         elif point["kind"] in BOUND_DIRECTION:
             _bound_mark(axes, x, 100 * point["bound"], point["kind"], style, horizontal=False)
 
