@@ -27,10 +27,11 @@ REPORT_FILE = "report.html"
 EMAIL_HTML_FILE = "email.html"
 EMAIL_TEXT_FILE = "email.txt"
 EMAIL_SUBJECT_FILE = "email_subject.txt"
-# From this many years in a run, charts are drawn in worker processes: starting two workers that
-# import matplotlib costs about 0.5 s, which a few years' charts (0.5-0.9 s a year, 10-40 years of
-# history; bench/PROFILE.md) do not repay. Set when a year's charts took 1.4-2.7 s; not re-tuned since.
-PARALLEL_MIN_YEARS = 8
+# From this many years in a run, charts are drawn in worker processes: two workers cost about 1.3 s to
+# start and warm up, which a few years' charts (about 0.55 s a year) do not repay. Measured on the demo's
+# latest years, in-process against two workers: 4 years 2.31 against 2.61 s, 6 years 3.41 against
+# 3.06 s, 8 years 4.40 against 3.72 s (bench/PROFILE.md).
+PARALLEL_MIN_YEARS = 6
 
 
 def attachment_name(year: int) -> str:
